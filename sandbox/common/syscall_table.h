@@ -32,28 +32,30 @@ enum SyscallClass : uint32_t {
 
 // How the tracer prints one argument.
 enum class ArgKind : uint8_t {
-  kInt,       // signed decimal
-  kUint,      // unsigned decimal
-  kHex,       // 0x-prefixed hexadecimal
-  kPtr,       // address, NULL when zero
-  kFd,        // file descriptor (decimal)
-  kDirFd,     // directory fd: AT_FDCWD printed by name
-  kPath,      // NUL-terminated string read from memory, quoted
-  kInBuf,     // buffer whose length is the next argument, read before
-  kOutBuf,    // buffer filled by the kernel, length = result, read after
-  kOpenFlags, // O_* flags
-  kMode,      // file mode, octal
-  kSignal,    // signal number, by name (SIGINT)
-  kStrArray,  // NULL-terminated array of strings (argv)
-  kEnvArray,  // NULL-terminated array of strings, printed as a count
+  kInt,        // signed decimal
+  kUint,       // unsigned decimal
+  kHex,        // 0x-prefixed hexadecimal
+  kPtr,        // address, NULL when zero
+  kFd,         // file descriptor (decimal)
+  kDirFd,      // directory fd: AT_FDCWD printed by name
+  kPath,       // NUL-terminated string read from memory, quoted
+  kInBuf,      // buffer whose length is the next argument, read before
+  kOutBuf,     // buffer filled by the kernel, length = result, read after
+  kOpenFlags,  // O_* flags
+  kMode,       // file mode, octal
+  kSignal,     // signal number, by name (SIGINT)
+  kStrArray,   // NULL-terminated array of strings (argv)
+  kEnvArray,   // NULL-terminated array of strings, printed as a count
+  kLong,       // signed 64-bit decimal (off_t, loff_t); kInt is a C int
+  kFdFlags,    // O_* flags without an access mode (dup3, pipe2), 0 if none
 };
 
 // Static facts about one syscall.
 struct SyscallInfo {
-  const char* name;     // e.g. "openat"; never null in a table entry
-  uint8_t arg_count;    // how many of args are meaningful, 0..6
+  const char* name;   // e.g. "openat"; never null in a table entry
+  uint8_t arg_count;  // how many of args are meaningful, 0..6
   ArgKind args[6];
-  uint32_t classes;     // SyscallClass bits
+  uint32_t classes;  // SyscallClass bits
 };
 
 // Returns the facts about syscall `nr`, or nullptr if x86-64 defines no

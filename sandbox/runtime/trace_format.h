@@ -19,9 +19,9 @@ using MemoryReader = long (*)(void* dst, uint64_t src, size_t len);
 
 // One syscall as the program made it.
 struct TraceCall {
-  int pid;            // the calling thread's id, printed first
-  long nr;            // syscall number
-  uint64_t args[6];   // rdi, rsi, rdx, r10, r8, r9
+  int pid;           // the calling thread's id, printed first
+  long nr;           // syscall number
+  uint64_t args[6];  // rdi, rsi, rdx, r10, r8, r9
 };
 
 // Longest string content printed before `...`, as strace's default -s 32.

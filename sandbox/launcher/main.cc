@@ -1,0 +1,342 @@
+// The `sandbox` launcher: parses the command line into a policy, starts the
+// program with the runtime preloaded, waits for it, and reports its exit
+// status (and, with --stats, the syscall counts).
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "sandbox/common/exec_target.h"
+#include "sandbox/common/stats.h"
+#include "sandbox/launcher/options.h"
+
+namespace sandbox {
+namespace {
+
+// Exit statuses of the launcher's own failures.
+constexpr int kExitBadUsage = 2;
+constexpr int kExitSandboxFailure = 125;
+constexpr int kExitCannotRun = 126;
+constexpr int kExitNotFound = 127;
+
+constexpr char kVersion[] = "sandbox 0.1";
+
+// A failure that ends the launcher with a given status.
+struct LaunchError {
+  int exit_status;
+  std::string message;
+};
+
+[[noreturn]] void Die(const LaunchError& error) {
+  fprintf(stderr, "sandbox: %s\n", error.message.c_str());
+  exit(error.exit_status);
+}
+
+long LibcSyscall(long nr, long a1, long a2, long a3, long a4, long a5,
+                 long a6) {
+  long result = syscall(nr, a1, a2, a3, a4, a5, a6);
+  return result == -1 ? -errno : result;
+}
+
+std::string DirectoryOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Finds libsandbox.so: $SANDBOX_RUNTIME, then beside the launcher, then in
+// ../lib/sandbox as installed.
+std::string FindRuntime() {
+  if (const char* explicit_path = getenv("SANDBOX_RUNTIME")) {
+    return explicit_path;
+  }
+  char self[4096];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length <= 0) {
+    Die({kExitSandboxFailure, "cannot find the launcher's own path"});
+  }
+  std::string dir = DirectoryOf(std::string(self, length));
+  for (const std::string& candidate :
+       {dir + "/libsandbox.so", dir + "/../lib/sandbox/libsandbox.so"}) {
+    char resolved[4096];
+    if (realpath(candidate.c_str(), resolved) != nullptr) return resolved;
+  }
+  Die({kExitSandboxFailure,
+       absl::StrCat("cannot find libsandbox.so beside ", dir,
+                    " (set SANDBOX_RUNTIME to its path)")});
+}
+
+// Resolves PROGRAM as execvp would: a name with a slash is a path,
+// anything else is looked up in $PATH.
+std::string ResolveProgram(const std::string& name) {
+  auto check = [](const std::string& path) -> int {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return ENOENT;
+    if (S_ISDIR(st.st_mode)) return EACCES;
+    if (access(path.c_str(), X_OK) != 0) return EACCES;
+    return 0;
+  };
+  if (name.find('/') != std::string::npos) {
+    int error = check(name);
+    if (error == ENOENT) {
+      Die({kExitNotFound, absl::StrCat(name, ": No such file or directory")});
+    }
+    if (error != 0) {
+      Die({kExitCannotRun, absl::StrCat(name, ": Permission denied")});
+    }
+    return name;
+  }
+  const char* path_env = getenv("PATH");
+  std::string search = path_env != nullptr ? path_env : "/usr/bin:/bin";
+  bool found_unrunnable = false;
+  for (absl::string_view dir : absl::StrSplit(search, ':')) {
+    std::string candidate =
+        absl::StrCat(dir.empty() ? absl::string_view(".") : dir, "/", name);
+    int error = check(candidate);
+    if (error == 0) return candidate;
+    if (error == EACCES) found_unrunnable = true;
+  }
+  if (found_unrunnable) {
+    Die({kExitCannotRun, absl::StrCat(name, ": Permission denied")});
+  }
+  Die({kExitNotFound, absl::StrCat(name, ": command not found")});
+}
+
+// A counter file in shared memory, for --stats.
+class StatsFile {
+ public:
+  StatsFile() {
+    const char* dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    path_ = absl::StrCat(dir, "/sandbox-stats-XXXXXX");
+    int fd = mkstemp(path_.data());
+    if (fd < 0) {
+      Die({kExitSandboxFailure,
+           absl::StrCat("cannot create ", path_, ": ", strerror(errno))});
+    }
+    if (ftruncate(fd, sizeof(StatsBlock)) != 0) {
+      Die({kExitSandboxFailure, "cannot size the statistics file"});
+    }
+    void* address = mmap(nullptr, sizeof(StatsBlock), PROT_READ | PROT_WRITE,
+                         MAP_SHARED, fd, 0);
+    close(fd);
+    if (address == MAP_FAILED) {
+      Die({kExitSandboxFailure, "cannot map the statistics file"});
+    }
+    block_ = static_cast<StatsBlock*>(address);
+    block_->magic = kStatsMagic;
+  }
+  ~StatsFile() {
+    munmap(block_, sizeof(StatsBlock));
+    unlink(path_.c_str());
+  }
+  StatsFile(const StatsFile&) = delete;
+  StatsFile& operator=(const StatsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // The counters as one JSON object, busiest syscalls first.
+  std::string ToJson() const {
+    std::vector<std::pair<uint64_t, std::string>> counts;
+    for (int nr = 0; nr < kSyscallTableSize; ++nr) {
+      uint64_t count = block_->per_syscall[nr].load();
+      if (count == 0) continue;
+      const SyscallInfo* info = LookupSyscall(nr);
+      counts.emplace_back(
+          count, info != nullptr ? info->name : absl::StrCat("syscall_", nr));
+    }
+    std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::string json = absl::StrCat(
+        "{\"syscalls\": ", block_->syscalls.load(),
+        ", \"via_signal\": ", block_->via_signal.load(),
+        ", \"via_fast_path\": ", block_->via_fast_path.load(),
+        ", \"unnamed\": ", block_->out_of_table.load(), ", \"per_syscall\": {");
+    for (size_t i = 0; i < counts.size(); ++i) {
+      absl::StrAppend(&json, i == 0 ? "" : ", ", "\"", counts[i].second,
+                      "\": ", counts[i].first);
+    }
+    json += "}}\n";
+    return json;
+  }
+
+ private:
+  std::string path_;
+  StatsBlock* block_ = nullptr;
+};
+
+pid_t g_child = -1;
+
+// Passes termination requests on to the program, which decides its fate;
+// the launcher then reports how it ended. Async-signal-safe.
+void ForwardSignal(int signo) {
+  if (g_child > 0) kill(g_child, signo);
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    Die({kExitSandboxFailure, "cannot read the current directory"});
+  }
+  return absl::StrCat(cwd, "/", path);
+}
+
+int Run(LaunchOptions& options) {
+  std::string program = ResolveProgram(options.command[0]);
+  const char* unreachable =
+      WhyUnreachableByPreload(LibcSyscall, AT_FDCWD, program.c_str(), 0);
+  bool sandboxed = true;
+  if (unreachable != nullptr) {
+    if (!options.allow_unsandboxed) {
+      Die({kExitCannotRun,
+           absl::StrCat("refusing to run ", program, ": it ", unreachable,
+                        " (--allow-unsandboxed runs it without "
+                        "interception)")});
+    }
+    fprintf(stderr,
+            "sandbox: warning: %s %s; running it WITHOUT interception\n",
+            program.c_str(), unreachable);
+    sandboxed = false;
+  }
+
+  // Trace output: a file given by -o, else the launcher's own stderr, so
+  // that the program's redirections of its stderr do not capture it.
+  Policy& policy = options.policy;
+  std::string trace_path;
+  if (options.trace_output.has_value()) {
+    trace_path = AbsolutePath(*options.trace_output);
+    int fd = open(trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0644);
+    if (fd < 0) {
+      Die({kExitSandboxFailure,
+           absl::StrCat("cannot open ", trace_path, ": ", strerror(errno))});
+    }
+    close(fd);
+  } else if (policy.TracesAnything()) {
+    trace_path = absl::StrCat("/proc/", getpid(), "/fd/2");
+  }
+  if (!policy.TracesAnything()) trace_path.clear();
+  if (trace_path.size() >= kPolicyPathMax) {
+    Die({kExitBadUsage, "trace output path too long"});
+  }
+  strcpy(policy.trace_path, trace_path.c_str());
+
+  std::unique_ptr<StatsFile> stats;
+  if (options.stats) {
+    stats = std::make_unique<StatsFile>();
+    strcpy(policy.stats_path, stats->path().c_str());
+  }
+
+  // The child's environment and arguments are built before fork: nothing
+  // between fork and exec allocates.
+  std::vector<std::string> env_storage;
+  std::string runtime = sandboxed ? FindRuntime() : "";
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string_view line = *entry;
+    if (line.starts_with("SANDBOX_POLICY=")) continue;
+    if (sandboxed && line.starts_with("LD_PRELOAD=")) {
+      runtime += ":" + std::string(line.substr(strlen("LD_PRELOAD=")));
+      continue;
+    }
+    env_storage.emplace_back(line);
+  }
+  if (sandboxed) {
+    env_storage.push_back("LD_PRELOAD=" + runtime);
+    env_storage.push_back(std::string(kPolicyEnvVar) + "=" +
+                          EncodePolicy(policy));
+  }
+  std::vector<char*> envp, argv;
+  for (std::string& entry : env_storage) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  for (std::string& arg : options.command) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  fflush(stderr);
+  g_child = fork();
+  if (g_child < 0) {
+    Die({kExitSandboxFailure, absl::StrCat("fork: ", strerror(errno))});
+  }
+  if (g_child == 0) {
+    // Between fork and exec: async-signal-safe calls only.
+    execve(program.c_str(), argv.data(), envp.data());
+    int error = errno;
+    const char* prefix = "sandbox: cannot execute ";
+    write(2, prefix, strlen(prefix));
+    write(2, program.c_str(), program.size());
+    write(2, ": ", 2);
+    const char* reason = strerrordesc_np(error);
+    write(2, reason, strlen(reason));
+    write(2, "\n", 1);
+    _exit(error == ENOENT ? kExitNotFound : kExitCannotRun);
+  }
+
+  // Interactive interrupts reach the program through its process group;
+  // the launcher outlives them to report the status.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  struct sigaction forward = {};
+  forward.sa_handler = ForwardSignal;
+  sigaction(SIGTERM, &forward, nullptr);
+  sigaction(SIGHUP, &forward, nullptr);
+
+  int status;
+  while (waitpid(g_child, &status, 0) < 0) {
+    if (errno != EINTR) {
+      Die({kExitSandboxFailure, absl::StrCat("waitpid: ", strerror(errno))});
+    }
+  }
+
+  if (stats != nullptr) {
+    std::string json = stats->ToJson();
+    if (options.stats_output.empty()) {
+      fputs(json.c_str(), stderr);
+    } else {
+      FILE* out = fopen(options.stats_output.c_str(), "w");
+      if (out == nullptr || fputs(json.c_str(), out) < 0 || fclose(out) != 0) {
+        Die({kExitSandboxFailure,
+             absl::StrCat("cannot write ", options.stats_output)});
+      }
+    }
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return kExitSandboxFailure;
+}
+
+}  // namespace
+}  // namespace sandbox
+
+int main(int argc, char** argv) {
+  using namespace sandbox;
+  absl::StatusOr<LaunchOptions> options = ParseLaunchOptions(argc, argv);
+  if (!options.ok()) {
+    fprintf(stderr, "sandbox: %s\n",
+            std::string(options.status().message()).c_str());
+    return kExitBadUsage;
+  }
+  if (options->show_help) {
+    fputs(LaunchUsage(), stdout);
+    return 0;
+  }
+  if (options->show_version) {
+    puts(kVersion);
+    return 0;
+  }
+  return Run(*options);
+}

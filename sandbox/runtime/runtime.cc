@@ -1,0 +1,160 @@
+// Start-up of the runtime in each sandboxed process: decode the policy,
+// set up per-thread records, open the trace output, map the counters,
+// install the SIGSYS handler and arm SUD on the main thread. This runs in
+// the library constructor, before the program's main, where allocation and
+// libc are still fine to use; nothing after it is.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "sandbox/common/kernel_abi.h"
+#include "sandbox/runtime/raw_log.h"
+#include "sandbox/runtime/raw_syscall.h"
+#include "sandbox/runtime/runtime_state.h"
+#include "sandbox/runtime/thread_registry.h"
+
+namespace sandbox {
+namespace {
+
+constexpr char kExecTraceEnvVar[] = "SANDBOX_EXEC_TRACE";
+
+void CopyEnvEntry(char* out, std::string_view name, std::string_view value) {
+  if (name.size() + 1 + value.size() + 1 > kEnvEntryMax) {
+    RawFatal("runtime environment entry too long");
+  }
+  memcpy(out, name.data(), name.size());
+  out[name.size()] = '=';
+  memcpy(out + name.size() + 1, value.data(), value.size());
+  out[name.size() + 1 + value.size()] = '\0';
+}
+
+// Finds this library's own path, to preload it into exec'd programs.
+void RememberRuntimePath() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&RememberRuntimePath), &info) == 0 ||
+      info.dli_fname == nullptr || info.dli_fname[0] != '/') {
+    RawFatal("cannot find the runtime's own path");
+  }
+  CopyEnvEntry(g_runtime.preload_env, "LD_PRELOAD", info.dli_fname);
+}
+
+// Opens the trace output at a high descriptor number the program is
+// unlikely to want, close-on-exec (each exec'd program opens its own).
+void OpenTraceOutput() {
+  if (g_runtime.policy.trace_path[0] == '\0') return;
+  long fd = raw::OpenAt(AT_FDCWD, g_runtime.policy.trace_path,
+                        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) RawFatal("cannot open the trace output", fd);
+  struct rlimit limit;
+  long floor = 1000;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1024) {
+    floor = static_cast<long>(limit.rlim_cur / 2);
+  }
+  long high = raw::Fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, floor);
+  if (high >= 0) {
+    raw::Close(static_cast<int>(fd));
+    fd = high;
+  }
+  g_runtime.trace_fd = static_cast<int>(fd);
+}
+
+void MapStats() {
+  if (g_runtime.policy.stats_path[0] == '\0') return;
+  long fd =
+      raw::OpenAt(AT_FDCWD, g_runtime.policy.stats_path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) RawFatal("cannot open the statistics file", fd);
+  long address = raw::Mmap(nullptr, sizeof(StatsBlock), PROT_READ | PROT_WRITE,
+                           MAP_SHARED, static_cast<int>(fd), 0);
+  raw::Close(static_cast<int>(fd));
+  if (address < 0) RawFatal("cannot map the statistics file", address);
+  auto* stats = reinterpret_cast<StatsBlock*>(address);
+  if (stats->magic != kStatsMagic) RawFatal("statistics file is foreign");
+  g_runtime.stats = stats;
+}
+
+// The program sees the environment it was started with: the runtime's own
+// variables are taken out, and put back at every exec.
+void HideRuntimeEnvironment() {
+  if (const char* line = getenv(kExecTraceEnvVar)) {
+    if (g_runtime.trace_fd >= 0) {
+      RawWriteAll(g_runtime.trace_fd, line);
+    }
+  }
+  unsetenv(kExecTraceEnvVar);
+  unsetenv(kPolicyEnvVar);
+
+  const char* preload = getenv("LD_PRELOAD");
+  if (preload == nullptr) return;
+  std::string_view ours =
+      std::string_view(g_runtime.preload_env).substr(strlen("LD_PRELOAD="));
+  std::string_view list = preload;
+  size_t at = list.find(ours);
+  if (at == std::string_view::npos) return;
+  // Keep whatever else the program's environment preloads.
+  std::string rest(list.substr(0, at));
+  std::string_view after = list.substr(at + ours.size());
+  while (!after.empty() && (after[0] == ':' || after[0] == ' ')) {
+    after.remove_prefix(1);
+  }
+  rest += after;
+  while (!rest.empty() && (rest.back() == ':' || rest.back() == ' ')) {
+    rest.pop_back();
+  }
+  if (rest.empty()) {
+    unsetenv("LD_PRELOAD");
+  } else {
+    setenv("LD_PRELOAD", rest.c_str(), 1);
+  }
+}
+
+}  // namespace
+}  // namespace sandbox
+
+// Runs before the program's own constructors and main.
+__attribute__((constructor(101))) static void SandboxRuntimeInit() {
+  using namespace sandbox;
+
+  const char* encoded = getenv(kPolicyEnvVar);
+  // Preloaded by hand without the launcher: intercept everything and allow
+  // it, which is what a policy with no rules says.
+  std::string_view text = encoded != nullptr ? encoded : "v1";
+  const char* error = nullptr;
+  if (!DecodePolicy(text, &g_runtime.policy, &error)) RawFatal(error);
+  CopyEnvEntry(g_runtime.policy_env, kPolicyEnvVar, text);
+  RememberRuntimePath();
+
+  long status = InitThreadRegistry();
+  if (status < 0) RawFatal("cannot map the thread registry", status);
+  ThreadRecord* main_record = ReserveThreadRecord();
+  ClaimThreadRecord(main_record, raw::GetTid());
+
+  OpenTraceOutput();
+  MapStats();
+  HideRuntimeEnvironment();
+
+  status = InstallSigsysHandler();
+  if (status < 0) RawFatal("cannot install the SIGSYS handler", status);
+  status = ArmSyscallUserDispatch(&main_record->selector);
+  if (status < 0) {
+    RawFatal(
+        "cannot arm Syscall User Dispatch (a kernel built without "
+        "CONFIG_GENERIC_SYSCALL_USER_DISPATCH, or it is disabled)",
+        status);
+  }
+}
+
+// Lets a benchmark or test that loads the runtime itself see that it is
+// armed: returns the number of syscalls intercepted so far when counting,
+// else -1.
+extern "C" __attribute__((visibility("default"))) long
+sandbox_runtime_intercepted_count() {
+  using namespace sandbox;
+  if (g_runtime.stats == nullptr) return -1;
+  return static_cast<long>(g_runtime.stats->syscalls.load());
+}

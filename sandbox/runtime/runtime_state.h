@@ -1,0 +1,81 @@
+// The runtime's process-wide state, set up once by the library constructor
+// and read-only afterwards except where a field says otherwise.
+#ifndef SANDBOX_RUNTIME_RUNTIME_STATE_H_
+#define SANDBOX_RUNTIME_RUNTIME_STATE_H_
+
+#include <signal.h>
+#include <ucontext.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "sandbox/common/policy.h"
+#include "sandbox/common/stats.h"
+
+namespace sandbox {
+
+inline constexpr size_t kEnvEntryMax = 4096;
+
+struct RuntimeState {
+  Policy policy;
+  // Where trace lines go, or -1. A descriptor the program cannot close.
+  int trace_fd = -1;
+  // Shared counters, or nullptr when --stats is off.
+  StatsBlock* stats = nullptr;
+  // "SANDBOX_POLICY=..." and "LD_PRELOAD=/path/libsandbox.so", put back
+  // into the environment of every exec.
+  char policy_env[kEnvEntryMax] = {};
+  char preload_env[kEnvEntryMax] = {};
+};
+
+// The one instance.
+extern RuntimeState g_runtime;
+
+// One intercepted syscall: its number, its arguments, and the signal frame
+// of the program at the syscall instruction.
+struct SyscallContext {
+  long nr;
+  long args[6];
+  ucontext_t* frame;
+};
+
+// The kernel's own result for a syscall that the runtime runs as is.
+long RunSyscall(const SyscallContext& call);
+
+// Arms SUD on the calling thread with `selector`. Returns the prctl result.
+long ArmSyscallUserDispatch(volatile char* selector);
+
+// Installs the runtime's SIGSYS handler. Returns the rt_sigaction result.
+long InstallSigsysHandler();
+
+// Handles one intercepted syscall: applies the policy, runs or emulates the
+// call, traces it, and returns the value the program sees in RAX.
+// Async-signal-safe; may not return (exit, a successful exec).
+long DispatchSyscall(const SyscallContext& call);
+
+// Copies the program's memory without risking a fault: process_vm_readv on
+// the process itself fails with EFAULT where a load would crash. Returns the
+// bytes copied or -errno, as a MemoryReader. Async-signal-safe.
+long ReadProgramMemory(void* dst, uint64_t src, size_t len);
+
+// Writes one trace line for `call`. Async-signal-safe.
+void TraceSyscall(const SyscallContext& call, bool has_result, long result);
+
+// Syscalls with their own handling; each returns the program's RAX.
+long HandleClone(const SyscallContext& call);
+long HandleExec(const SyscallContext& call);
+long HandleExit(const SyscallContext& call);
+long HandleRtSigaction(const SyscallContext& call);
+long HandleRtSigprocmask(const SyscallContext& call);
+long HandleRtSigreturn(const SyscallContext& call);
+long HandleSigaltstack(const SyscallContext& call);
+long HandleMaskedWait(const SyscallContext& call);
+long HandleDescriptorClose(const SyscallContext& call);
+
+// Delivers a SIGSYS that is the program's own (not a dispatch) to the
+// handler the program installed, or applies its disposition.
+void DeliverProgramSigsys(siginfo_t* info, ucontext_t* frame);
+
+}  // namespace sandbox
+
+#endif  // SANDBOX_RUNTIME_RUNTIME_STATE_H_

@@ -1,0 +1,179 @@
+// The SIGSYS handler and the policy dispatch behind it.
+//
+// Everything in this file is async-signal-safe: it runs in the SIGSYS
+// handler, possibly nested (the handler is installed with SA_NODEFER so that
+// a program signal handler running on top of it can still make syscalls),
+// on whatever stack the program was using. It allocates nothing, takes no
+// lock, uses no stdio and never touches errno: all of its syscalls leave
+// from the gateway and return -errno.
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+
+#include "sandbox/common/kernel_abi.h"
+#include "sandbox/runtime/raw_log.h"
+#include "sandbox/runtime/raw_syscall.h"
+#include "sandbox/runtime/runtime_state.h"
+#include "sandbox/runtime/trace_format.h"
+
+namespace sandbox {
+
+RuntimeState g_runtime;
+
+long ReadProgramMemory(void* dst, uint64_t src, size_t len) {
+  long copied = raw::CopyFromSelf(dst, src, len);
+  if (copied != -EFAULT || len <= 1) return copied;
+  // The range may end in unmapped memory: retry up to the page boundary so
+  // that a string near the end of a mapping is still read.
+  uint64_t page_end = (src | 4095) + 1;
+  if (page_end - src >= len) return copied;
+  return raw::CopyFromSelf(dst, src, page_end - src);
+}
+
+namespace {
+
+void CountSyscall(long nr) {
+  StatsBlock* stats = g_runtime.stats;
+  if (stats == nullptr) return;
+  stats->syscalls.fetch_add(1, std::memory_order_relaxed);
+  stats->via_signal.fetch_add(1, std::memory_order_relaxed);
+  if (nr >= 0 && nr < kSyscallTableSize) {
+    stats->per_syscall[nr].fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats->out_of_table.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Runs or emulates a syscall the policy allows.
+long ExecuteAllowed(const SyscallContext& call) {
+  switch (call.nr) {
+    case SYS_rt_sigreturn:
+      return HandleRtSigreturn(call);
+    case SYS_rt_sigaction:
+      return HandleRtSigaction(call);
+    case SYS_rt_sigprocmask:
+      return HandleRtSigprocmask(call);
+    case SYS_sigaltstack:
+      return HandleSigaltstack(call);
+    case SYS_rt_sigsuspend:
+    case SYS_ppoll:
+    case SYS_pselect6:
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+      return HandleMaskedWait(call);
+    case SYS_clone:
+    case SYS_clone3:
+    case SYS_fork:
+    case SYS_vfork:
+      return HandleClone(call);
+    case SYS_execve:
+    case SYS_execveat:
+      return HandleExec(call);
+    case SYS_exit:
+    case SYS_exit_group:
+      return HandleExit(call);
+    case SYS_close:
+    case SYS_close_range:
+    case SYS_dup2:
+    case SYS_dup3:
+      return HandleDescriptorClose(call);
+    case SYS_prctl:
+      // A second user of SUD in the same thread would silently replace the
+      // runtime's configuration; refuse it as the kernel refuses a busy
+      // resource.
+      if (call.args[0] == kernel::kPrSetSyscallUserDispatch) return -EBUSY;
+      return RunSyscall(call);
+    default:
+      return RunSyscall(call);
+  }
+}
+
+// Dispatches a syscall made through the i386 ABI (int $0x80). The runtime
+// applies no policy by number to these, since the numbers differ; it runs
+// them as is so that such programs behave natively.
+void DispatchI386(ucontext_t* frame) {
+  greg_t* regs = frame->uc_mcontext.gregs;
+  regs[REG_RAX] = sandbox_raw_syscall_int80(
+      static_cast<uint32_t>(regs[REG_RAX]), regs[REG_RBX] & 0xffffffff,
+      regs[REG_RCX] & 0xffffffff, regs[REG_RDX] & 0xffffffff,
+      regs[REG_RSI] & 0xffffffff, regs[REG_RDI] & 0xffffffff,
+      regs[REG_RBP] & 0xffffffff);
+}
+
+}  // namespace
+
+long RunSyscall(const SyscallContext& call) {
+  return sandbox_raw_syscall(call.nr, call.args[0], call.args[1], call.args[2],
+                             call.args[3], call.args[4], call.args[5]);
+}
+
+void TraceSyscall(const SyscallContext& call, bool has_result, long result) {
+  if (g_runtime.trace_fd < 0) return;
+  TraceCall trace = {raw::GetTid(), call.nr, {}};
+  for (int i = 0; i < 6; ++i) trace.args[i] = call.args[i];
+  char line[1024];
+  FixedWriter out(line, sizeof(line));
+  FormatTraceLine(trace, has_result, result, ReadProgramMemory, &out);
+  RawWriteAll(g_runtime.trace_fd, out.view());
+}
+
+long DispatchSyscall(const SyscallContext& call) {
+  CountSyscall(call.nr);
+  const SyscallRule* rule = g_runtime.policy.RuleFor(call.nr);
+  bool traced = rule != nullptr ? rule->trace : g_runtime.policy.trace_unknown;
+
+  long result;
+  if (rule != nullptr && rule->action == RuleAction::kDeny) {
+    result = -rule->value;
+  } else {
+    if (traced && (call.nr == SYS_exit || call.nr == SYS_exit_group)) {
+      // These never return, so their line is written first.
+      TraceSyscall(call, false, 0);
+    }
+    result = ExecuteAllowed(call);
+    // rt_sigreturn answered by resuming the program's own frame: no line,
+    // as strace prints none for a successful sigreturn either.
+  }
+  if (traced && call.nr != SYS_exit && call.nr != SYS_exit_group) {
+    TraceSyscall(call, true, result);
+  }
+  return result;
+}
+
+long ArmSyscallUserDispatch(volatile char* selector) {
+  uintptr_t begin = reinterpret_cast<uintptr_t>(sandbox_gateway_begin);
+  uintptr_t end = reinterpret_cast<uintptr_t>(sandbox_gateway_end);
+  return raw::Prctl(kernel::kPrSetSyscallUserDispatch, kernel::kSudOn,
+                    static_cast<long>(begin), static_cast<long>(end - begin),
+                    reinterpret_cast<long>(selector));
+}
+
+}  // namespace sandbox
+
+// The SIGSYS handler. Async-signal-safe; runs nested.
+extern "C" void sandbox_sigsys_handler(int, siginfo_t* info, void* context) {
+  using namespace sandbox;
+  auto* frame = static_cast<ucontext_t*>(context);
+  greg_t* regs = frame->uc_mcontext.gregs;
+
+  // Only a dispatch raised by the kernel for this thread is the runtime's;
+  // anything else (raise, kill, seccomp) belongs to the program.
+  if (info->si_code != kernel::kSysUserDispatch ||
+      reinterpret_cast<greg_t>(info->si_call_addr) != regs[REG_RIP]) {
+    DeliverProgramSigsys(info, frame);
+    return;
+  }
+  if (static_cast<uint32_t>(info->si_arch) != kernel::kAuditArchX86_64) {
+    DispatchI386(frame);
+    return;
+  }
+
+  SyscallContext call = {regs[REG_RAX],
+                         {regs[REG_RDI], regs[REG_RSI], regs[REG_RDX],
+                          regs[REG_R10], regs[REG_R8], regs[REG_R9]},
+                         frame};
+  regs[REG_RAX] = DispatchSyscall(call);
+  // The kernel leaves RCX and R11 as the syscall instruction set them (the
+  // return address and the flags); the frame already holds exactly that.
+}

@@ -1,0 +1,174 @@
+// The syscall gateway. Everything between sandbox_gateway_begin and
+// sandbox_gateway_end runs its syscalls undispatched: this range is the
+// allowed range handed to Syscall User Dispatch. Nothing here uses the
+// thread pointer, and no code but syscall entry and exit belongs here,
+// since every syscall instruction in the range escapes interception.
+//
+// The kernel compares the address *after* a syscall instruction with the
+// range, so every syscall here is followed by at least one instruction
+// inside it.
+
+        .section .text.sandbox_gateway,"ax",@progbits
+        .p2align 6
+
+        .globl  sandbox_gateway_begin
+        .hidden sandbox_gateway_begin
+sandbox_gateway_begin:
+
+// long sandbox_raw_syscall(nr, a1, a2, a3, a4, a5, a6)
+        .globl  sandbox_raw_syscall
+        .hidden sandbox_raw_syscall
+        .type   sandbox_raw_syscall, @function
+sandbox_raw_syscall:
+        .cfi_startproc
+        movq    %rdi, %rax
+        movq    %rsi, %rdi
+        movq    %rdx, %rsi
+        movq    %rcx, %rdx
+        movq    %r8, %r10
+        movq    %r9, %r8
+        movq    8(%rsp), %r9
+        syscall
+        ret
+        .cfi_endproc
+        .size   sandbox_raw_syscall, . - sandbox_raw_syscall
+
+// long sandbox_raw_syscall_int80(nr, a1, a2, a3, a4, a5, a6)
+        .globl  sandbox_raw_syscall_int80
+        .hidden sandbox_raw_syscall_int80
+        .type   sandbox_raw_syscall_int80, @function
+sandbox_raw_syscall_int80:
+        .cfi_startproc
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        movq    %rdi, %rax
+        movq    %rsi, %rbx
+        movq    %rdx, %rdi      // a2 goes to ecx, via rdi as scratch
+        movq    %rcx, %rdx      // a3
+        movq    %rdi, %rcx
+        movq    %r8, %rsi       // a4
+        movq    %r9, %rdi       // a5
+        movq    24(%rsp), %rbp  // a6
+        int     $0x80
+        movslq  %eax, %rax      // the i386 ABI returns a 32-bit value
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        ret
+        .cfi_endproc
+        .size   sandbox_raw_syscall_int80, . - sandbox_raw_syscall_int80
+
+// void sandbox_sigsys_restorer(void): the handler returns here with RSP at
+// its ucontext.
+        .globl  sandbox_sigsys_restorer
+        .hidden sandbox_sigsys_restorer
+        .type   sandbox_sigsys_restorer, @function
+sandbox_sigsys_restorer:
+        movl    $15, %eax       // __NR_rt_sigreturn
+        syscall
+        ud2
+        .size   sandbox_sigsys_restorer, . - sandbox_sigsys_restorer
+
+        .globl  sandbox_gateway_syscall_insn
+        .hidden sandbox_gateway_syscall_insn
+sandbox_gateway_syscall_insn:
+        syscall
+        ud2
+
+// void sandbox_resume_frame(void* ucontext)
+        .globl  sandbox_resume_frame
+        .hidden sandbox_resume_frame
+        .type   sandbox_resume_frame, @function
+sandbox_resume_frame:
+        movq    %rdi, %rsp
+        movl    $15, %eax       // __NR_rt_sigreturn
+        syscall
+        ud2
+        .size   sandbox_resume_frame, . - sandbox_resume_frame
+
+// long sandbox_clone_gateway(nr, a1, a2, a3, a4, a5, child_context)
+        .globl  sandbox_clone_gateway
+        .hidden sandbox_clone_gateway
+        .type   sandbox_clone_gateway, @function
+sandbox_clone_gateway:
+        .cfi_startproc
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        movq    16(%rsp), %r12  // child_context survives into the child
+        movq    %rdi, %rax
+        movq    %rsi, %rdi
+        movq    %rdx, %rsi
+        movq    %rcx, %rdx
+        movq    %r8, %r10
+        movq    %r9, %r8
+        syscall
+        testq   %rax, %rax
+        jz      1f
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        ret
+1:
+        // The child, on its new stack, which holds nothing of ours.
+        .cfi_undefined rip
+        xorl    %ebp, %ebp
+        andq    $-16, %rsp
+        movq    %r12, %rdi
+        call    sandbox_child_start
+        ud2
+        .cfi_endproc
+        .size   sandbox_clone_gateway, . - sandbox_clone_gateway
+
+// long sandbox_vfork_gateway(nr, a1, a2, a3, a4, a5, resume)
+        .globl  sandbox_vfork_gateway
+        .hidden sandbox_vfork_gateway
+        .type   sandbox_vfork_gateway, @function
+sandbox_vfork_gateway:
+        .cfi_startproc
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        movq    16(%rsp), %r12  // resume: kept in a register, off the stack
+        movq    %rdi, %rax
+        movq    %rsi, %rdi
+        movq    %rdx, %rsi
+        movq    %rcx, %rdx
+        movq    %r8, %r10
+        movq    %r9, %r8
+        syscall
+        testq   %rax, %rax
+        jnz     1f
+        // The child runs first, while the stack is still intact.
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        ret
+1:
+        // The parent (or a failed call). The child may have overwritten the
+        // stack: put the signal frame back from the copy, record the result
+        // in it, and resume the program without reading the stack.
+        movq    32(%r12), %rcx  // result_slot
+        movq    %rax, (%rcx)
+        movq    40(%r12), %rcx  // release_addr
+        testq   %rcx, %rcx
+        jz      2f
+        movl    $0, (%rcx)
+2:
+        movq    16(%r12), %rsi  // copy_addr
+        movq    0(%r12), %rdi   // frame_addr
+        movq    8(%r12), %rcx   // frame_len
+        cld
+        rep movsb
+        movq    24(%r12), %rsp  // sigreturn_sp
+        movl    $15, %eax       // __NR_rt_sigreturn
+        syscall
+        ud2
+        .cfi_endproc
+        .size   sandbox_vfork_gateway, . - sandbox_vfork_gateway
+
+        .globl  sandbox_gateway_end
+        .hidden sandbox_gateway_end
+sandbox_gateway_end:
+        ud2
+
+        .section .note.GNU-stack,"",@progbits
