@@ -127,8 +127,8 @@ std::vector<std::string> InterceptionModes() { return {"signal", "auto"}; }
 
 std::string MakeTempDir() {
   const char* base = getenv("TEST_TMPDIR");
-  std::string templ = std::string(base != nullptr ? base : "/tmp") +
-                      "/sandbox-test-XXXXXX";
+  std::string templ =
+      std::string(base != nullptr ? base : "/tmp") + "/sandbox-test-XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed");
   }

@@ -109,8 +109,7 @@ long ReadCloneRequest(const SyscallContext& call, CloneRequest* request) {
       size_t size = static_cast<size_t>(call.args[1]);
       if (size < 64) return -EINVAL;  // the kernel's smallest version
       size_t known = size < sizeof(args) ? size : sizeof(args);
-      if (raw::CopyFromSelf(&args, call.args[0], known) !=
-          static_cast<long>(known)) {
+      if (!CopyFromProgram(&args, call.args[0], known)) {
         return -EFAULT;
       }
       // clone3 describes the stack by base and size; the child's stack
@@ -125,8 +124,13 @@ long ReadCloneRequest(const SyscallContext& call, CloneRequest* request) {
 // Arms the calling new task and makes `record` its own. Runs in the child
 // before any program code, on whatever stack the child has.
 void SetUpChild(ThreadRecord* record, uint64_t flags) {
-  ClaimThreadRecord(record, raw::GetTid());
-  if (!(flags & CLONE_VM)) ReleaseAllThreadRecordsBut(record);
+  int tid = raw::GetTid();
+  ClaimThreadRecord(record, tid);
+  if (!(flags & CLONE_VM)) {
+    // A process of its own, whose first thread's id is its process id.
+    g_runtime.pid = tid;
+    ReleaseAllThreadRecordsBut(record);
+  }
   if (flags & kernel::kCloneClearSighand) {
     long result = InstallSigsysHandler();
     if (result < 0) RawFatal("cannot install the SIGSYS handler", result);

@@ -5,7 +5,6 @@
 #define SANDBOX_RUNTIME_RAW_SYSCALL_H_
 
 #include <sys/syscall.h>
-#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -63,15 +62,6 @@ inline long ProcessVmReadv(int pid, const void* local_iov, long local_count,
   return Syscall(SYS_process_vm_readv, pid, Arg(local_iov), local_count,
                  Arg(remote_iov), remote_count, 0);
 }
-// Copies `len` bytes from address `src` of this process with
-// process_vm_readv, which fails with EFAULT where a load would fault.
-// Returns the bytes copied or -errno.
-inline long CopyFromSelf(void* dst, uint64_t src, size_t len) {
-  struct iovec local = {dst, len};
-  struct iovec remote = {reinterpret_cast<void*>(src), len};
-  return ProcessVmReadv(GetPid(), &local, 1, &remote, 1);
-}
-
 [[noreturn]] inline void ExitGroup(int status) {
   for (;;) Syscall(SYS_exit_group, status);
 }

@@ -129,6 +129,7 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   CopyEnvEntry(g_runtime.policy_env, kPolicyEnvVar, text);
   RememberRuntimePath();
 
+  g_runtime.pid = raw::GetPid();
   long status = InitThreadRegistry();
   if (status < 0) RawFatal("cannot map the thread registry", status);
   ThreadRecord* main_record = ReserveThreadRecord();

@@ -18,6 +18,10 @@ inline constexpr size_t kEnvEntryMax = 4096;
 
 struct RuntimeState {
   Policy policy;
+  // This process's id, kept so that reading the program's memory makes no
+  // getpid (which a seccomp filter of the program may trap). A vfork child
+  // shares it with its parent, whose address space it also shares.
+  int pid = 0;
   // Where trace lines go, or -1. A descriptor the program cannot close.
   int trace_fd = -1;
   // Shared counters, or nullptr when --stats is off.
@@ -53,9 +57,14 @@ long InstallSigsysHandler();
 // Async-signal-safe; may not return (exit, a successful exec).
 long DispatchSyscall(const SyscallContext& call);
 
-// Copies the program's memory without risking a fault: process_vm_readv on
-// the process itself fails with EFAULT where a load would crash. Returns the
-// bytes copied or -errno, as a MemoryReader. Async-signal-safe.
+// Copies exactly `len` bytes of the program's memory at `src` without
+// risking a fault: process_vm_readv on the process itself fails with EFAULT
+// where a load would crash. Returns true on success. Async-signal-safe.
+bool CopyFromProgram(void* dst, uint64_t src, size_t len);
+
+// Like CopyFromProgram, but copies what it can up to the first unreadable
+// page: returns the bytes copied or -errno, as a MemoryReader.
+// Async-signal-safe.
 long ReadProgramMemory(void* dst, uint64_t src, size_t len);
 
 // Writes one trace line for `call`. Async-signal-safe.

@@ -45,14 +45,16 @@ uint64_t* FrameMask(ucontext_t* frame) {
 // Copies a kernel sigset from the program, or returns false on a bad
 // pointer (the kernel would answer EFAULT).
 bool CopyMaskFromProgram(long address, uint64_t* mask) {
-  return raw::CopyFromSelf(mask, address, sizeof(*mask)) == sizeof(*mask);
+  return CopyFromProgram(mask, address, sizeof(*mask));
 }
 
 }  // namespace
 
 long InstallSigsysHandler() {
   kernel::KernelSigaction action = {};
-  action.handler = reinterpret_cast<void (*)(int)>(sandbox_sigsys_handler);
+  // The kernel's field holds either handler shape; cast through an integer.
+  action.handler = reinterpret_cast<void (*)(int)>(
+      reinterpret_cast<uintptr_t>(sandbox_sigsys_handler));
   // SA_NODEFER keeps SIGSYS unblocked inside the handler, so a program
   // handler that runs on top of it can make syscalls of its own.
   action.flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | kernel::kSaRestorer;
@@ -208,8 +210,7 @@ long HandleMaskedWait(const SyscallContext& call) {
   uint64_t mask;
   long wrapper[2];
   if (wrapped) {
-    if (raw::CopyFromSelf(wrapper, mask_address, sizeof(wrapper)) !=
-        sizeof(wrapper)) {
+    if (!CopyFromProgram(wrapper, mask_address, sizeof(wrapper))) {
       return -EFAULT;
     }
     if (wrapper[0] == 0) return RunSyscall(call);
@@ -254,8 +255,8 @@ void DeliverProgramSigsys(siginfo_t* info, ucontext_t* frame) {
   if (action.mask & kSigsysBit) record->program_blocks_sigsys = true;
 
   if (action.flags & SA_SIGINFO) {
-    reinterpret_cast<void (*)(int, siginfo_t*, void*)>(action.handler)(
-        SIGSYS, info, frame);
+    reinterpret_cast<void (*)(int, siginfo_t*, void*)>(
+        reinterpret_cast<uintptr_t>(action.handler))(SIGSYS, info, frame);
   } else {
     reinterpret_cast<void (*)(int)>(action.handler)(SIGSYS);
   }

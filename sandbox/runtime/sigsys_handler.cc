@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 
 #include "sandbox/common/kernel_abi.h"
@@ -21,14 +22,28 @@ namespace sandbox {
 
 RuntimeState g_runtime;
 
+namespace {
+
+long CopyWithProcessVm(void* dst, uint64_t src, size_t len) {
+  struct iovec local = {dst, len};
+  struct iovec remote = {reinterpret_cast<void*>(src), len};
+  return raw::ProcessVmReadv(g_runtime.pid, &local, 1, &remote, 1);
+}
+
+}  // namespace
+
+bool CopyFromProgram(void* dst, uint64_t src, size_t len) {
+  return CopyWithProcessVm(dst, src, len) == static_cast<long>(len);
+}
+
 long ReadProgramMemory(void* dst, uint64_t src, size_t len) {
-  long copied = raw::CopyFromSelf(dst, src, len);
+  long copied = CopyWithProcessVm(dst, src, len);
   if (copied != -EFAULT || len <= 1) return copied;
   // The range may end in unmapped memory: retry up to the page boundary so
   // that a string near the end of a mapping is still read.
   uint64_t page_end = (src | 4095) + 1;
   if (page_end - src >= len) return copied;
-  return raw::CopyFromSelf(dst, src, page_end - src);
+  return CopyWithProcessVm(dst, src, page_end - src);
 }
 
 namespace {
