@@ -145,20 +145,23 @@ sandbox_vfork_gateway:
         ret
 1:
         // The parent (or a failed call). The child may have overwritten the
-        // stack: put the signal frame back from the copy, record the result
-        // in it, and resume the program without reading the stack.
+        // stack: put the signal frame back from the copy, with the result in
+        // it, before the stack is used again.
         movq    32(%r12), %rcx  // result_slot
         movq    %rax, (%rcx)
-        movq    40(%r12), %rcx  // release_addr
-        testq   %rcx, %rcx
-        jz      2f
-        movl    $0, (%rcx)
-2:
         movq    16(%r12), %rsi  // copy_addr
         movq    0(%r12), %rdi   // frame_addr
         movq    8(%r12), %rcx   // frame_len
         cld
         rep movsb
+        // The frame is whole again. Below it the stack is free: finish the
+        // call in C there (tracing, releasing the child's record), then
+        // resume the program.
+        movq    0(%r12), %rsp
+        andq    $-16, %rsp
+        xorl    %ebp, %ebp
+        movq    %r12, %rdi
+        call    sandbox_vfork_parent_resumed
         movq    24(%r12), %rsp  // sigreturn_sp
         movl    $15, %eax       // __NR_rt_sigreturn
         syscall

@@ -19,7 +19,8 @@ struct SandboxVforkResume {
   uint64_t copy_addr;     // the saved copy
   uint64_t sigreturn_sp;  // stack pointer for rt_sigreturn (the ucontext)
   uint64_t result_slot;   // address in the copy that receives RAX
-  uint64_t release_addr;  // 32-bit word set to 0 afterwards (0: none)
+  void* child_record;     // the child's ThreadRecord, released afterwards
+  uint64_t syscall_nr;    // the clone-family syscall being finished
 };
 
 extern "C" {
@@ -55,8 +56,9 @@ long sandbox_clone_gateway(long nr, long a1, long a2, long a3, long a4, long a5,
 
 // Makes a clone-family syscall whose child shares the caller's stack (vfork
 // and its relatives). The child returns 0 normally. The parent does not
-// return: it restores the frame described by *resume, stores the result in
-// it and resumes the program with rt_sigreturn.
+// return: it restores the frame described by *resume with the result in it,
+// calls sandbox_vfork_parent_resumed(resume) on the stack below the frame,
+// and resumes the program with rt_sigreturn.
 long sandbox_vfork_gateway(long nr, long a1, long a2, long a3, long a4, long a5,
                            const SandboxVforkResume* resume);
 
@@ -65,6 +67,10 @@ long sandbox_vfork_gateway(long nr, long a1, long a2, long a3, long a4, long a5,
 
 // Entry of a new-stack child, defined by the runtime; never returns.
 [[noreturn]] void sandbox_child_start(void* child_context);
+
+// Finishes a vfork-style clone in the parent once its frame is back,
+// defined by the runtime.
+void sandbox_vfork_parent_resumed(const SandboxVforkResume* resume);
 
 }  // extern "C"
 

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include "sandbox/common/exec_target.h"
 #include "sandbox/common/stats.h"
 #include "sandbox/launcher/options.h"
+#include "sandbox/runtime/trace_format.h"
 
 namespace sandbox {
 namespace {
@@ -188,13 +191,42 @@ void ForwardSignal(int signo) {
   if (g_child > 0) kill(g_child, signo);
 }
 
-std::string AbsolutePath(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[4096];
-  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
-    Die({kExitSandboxFailure, "cannot read the current directory"});
+// Duplicates `fd` to a number the program is unlikely to use itself,
+// without close-on-exec. Returns the new descriptor or -1.
+int InheritableHighDescriptor(int fd) {
+  struct rlimit limit;
+  int floor = 1000;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur <= 1000) {
+    floor = static_cast<int>(limit.rlim_cur / 2);
   }
-  return absl::StrCat(cwd, "/", path);
+  int high = fcntl(fd, F_DUPFD, floor);
+  return high >= 0 ? high : fcntl(fd, F_DUPFD, 3);
+}
+
+// The trace line of the launcher's own execve of the program, without the
+// leading process id.
+std::string ExecveTraceLine(const std::string& program,
+                            std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  TraceCall call = {0, SYS_execve, {}};
+  call.args[0] = reinterpret_cast<uint64_t>(program.c_str());
+  call.args[1] = reinterpret_cast<uint64_t>(argv.data());
+  call.args[2] = reinterpret_cast<uint64_t>(environ);
+  char buf[1024];
+  FixedWriter out(buf, sizeof(buf));
+  FormatTraceLine(
+      call, true, 0,
+      [](void* dst, uint64_t src, size_t len) -> long {
+        struct iovec local = {dst, len};
+        struct iovec remote = {reinterpret_cast<void*>(src), len};
+        long copied = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+        return copied >= 0 ? copied : -errno;
+      },
+      &out);
+  std::string line(out.view());
+  return line.substr(line.find(' ') + 1);
 }
 
 int Run(LaunchOptions& options) {
@@ -216,26 +248,30 @@ int Run(LaunchOptions& options) {
   }
 
   // Trace output: a file given by -o, else the launcher's own stderr, so
-  // that the program's redirections of its stderr do not capture it.
+  // that the program's redirections of its stderr do not capture it. The
+  // program inherits it as a descriptor at a high number, so that every
+  // process shares one open file (and its offset) with the launcher.
   Policy& policy = options.policy;
-  std::string trace_path;
-  if (options.trace_output.has_value()) {
-    trace_path = AbsolutePath(*options.trace_output);
-    int fd = open(trace_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644);
-    if (fd < 0) {
-      Die({kExitSandboxFailure,
-           absl::StrCat("cannot open ", trace_path, ": ", strerror(errno))});
+  int trace_fd = -1;
+  if (policy.TracesAnything()) {
+    int source = 2;
+    if (options.trace_output.has_value()) {
+      source = open(options.trace_output->c_str(),
+                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+      if (source < 0) {
+        Die({kExitSandboxFailure,
+             absl::StrCat("cannot open ", *options.trace_output, ": ",
+                          strerror(errno))});
+      }
     }
-    close(fd);
-  } else if (policy.TracesAnything()) {
-    trace_path = absl::StrCat("/proc/", getpid(), "/fd/2");
+    trace_fd = InheritableHighDescriptor(source);
+    if (trace_fd < 0) {
+      Die({kExitSandboxFailure,
+           absl::StrCat("cannot pass the trace output on: ", strerror(errno))});
+    }
+    if (source != 2) close(source);
   }
-  if (!policy.TracesAnything()) trace_path.clear();
-  if (trace_path.size() >= kPolicyPathMax) {
-    Die({kExitBadUsage, "trace output path too long"});
-  }
-  strcpy(policy.trace_path, trace_path.c_str());
+  policy.trace_fd = trace_fd;
 
   std::unique_ptr<StatsFile> stats;
   if (options.stats) {
@@ -246,6 +282,7 @@ int Run(LaunchOptions& options) {
   // The child's environment and arguments are built before fork: nothing
   // between fork and exec allocates.
   std::vector<std::string> env_storage;
+  std::vector<std::string> argv_storage = options.command;
   std::string runtime = sandboxed ? FindRuntime() : "";
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view line = *entry;
@@ -255,6 +292,12 @@ int Run(LaunchOptions& options) {
       continue;
     }
     env_storage.emplace_back(line);
+  }
+  if (sandboxed && policy.rules[SYS_execve].trace) {
+    // The runtime in the program writes this line for the exec that
+    // starts it, as it does for every exec it traces.
+    env_storage.push_back(absl::StrCat("SANDBOX_EXEC_TRACE=",
+                                       ExecveTraceLine(program, argv_storage)));
   }
   if (sandboxed) {
     env_storage.push_back("LD_PRELOAD=" + runtime);
@@ -285,6 +328,8 @@ int Run(LaunchOptions& options) {
     write(2, "\n", 1);
     _exit(error == ENOENT ? kExitNotFound : kExitCannotRun);
   }
+
+  if (trace_fd >= 0) close(trace_fd);
 
   // Interactive interrupts reach the program through its process group;
   // the launcher outlives them to report the status.

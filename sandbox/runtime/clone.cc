@@ -38,7 +38,6 @@ static_assert(offsetof(SandboxVforkResume, frame_len) == 8);
 static_assert(offsetof(SandboxVforkResume, copy_addr) == 16);
 static_assert(offsetof(SandboxVforkResume, sigreturn_sp) == 24);
 static_assert(offsetof(SandboxVforkResume, result_slot) == 32);
-static_assert(offsetof(SandboxVforkResume, release_addr) == 40);
 
 namespace sandbox {
 namespace {
@@ -198,8 +197,8 @@ long HandleClone(const SyscallContext& call) {
     resume.sigreturn_sp = reinterpret_cast<uint64_t>(call.frame);
     resume.result_slot =
         reinterpret_cast<uint64_t>(&copy->uc_mcontext.gregs[REG_RAX]);
-    resume.release_addr =
-        reinterpret_cast<uint64_t>(ThreadRecordOwnerWord(child));
+    resume.child_record = child;
+    resume.syscall_nr = static_cast<uint64_t>(call.nr);
     // The copy must carry the frame's own fpregs address, since it goes
     // back to the same place.
     copy->uc_mcontext.fpregs = call.frame->uc_mcontext.fpregs;
@@ -232,6 +231,23 @@ long HandleExit(const SyscallContext& call) {
 }
 
 }  // namespace sandbox
+
+// The vfork parent's last step, on the stack below its restored frame.
+// Async-signal-safe.
+extern "C" void sandbox_vfork_parent_resumed(const SandboxVforkResume* resume) {
+  using namespace sandbox;
+  ReleaseThreadRecord(static_cast<ThreadRecord*>(resume->child_record));
+  auto* frame = reinterpret_cast<ucontext_t*>(resume->sigreturn_sp);
+  greg_t* regs = frame->uc_mcontext.gregs;
+  // The frame's RAX holds the result; the number and arguments are those
+  // the program passed, still in their registers.
+  long nr = static_cast<long>(resume->syscall_nr);
+  SyscallContext call = {nr,
+                         {regs[REG_RDI], regs[REG_RSI], regs[REG_RDX],
+                          regs[REG_R10], regs[REG_R8], regs[REG_R9]},
+                         frame};
+  FinishSyscall(call, regs[REG_RAX]);
+}
 
 // The first code a new-stack child runs, on the program's new stack with no
 // usable thread pointer. Async-signal-safe; never returns.

@@ -50,7 +50,7 @@ long HandleDescriptorClose(const SyscallContext& call) {
       if (call.args[1] != ours) return RunSyscall(call);
       // Move the trace descriptor to a free number above this one, then
       // let the program have the number it asked for.
-      long moved = raw::Fcntl(ours, F_DUPFD_CLOEXEC, ours + 1);
+      long moved = raw::Fcntl(ours, F_DUPFD, ours + 1);
       if (moved < 0) return moved;
       __atomic_store_n(&g_runtime.trace_fd, static_cast<int>(moved),
                        __ATOMIC_RELEASE);

@@ -96,6 +96,7 @@ long HandleExec(const SyscallContext& call) {
 
   size_t preload_length = strlen(g_runtime.preload_env);
   size_t text_size = preload_length + 1 + program_preload_length + 1 +
+                     strlen(g_runtime.policy_env) + 32 +
                      kExecTracePrefix.size() + 1024;
   EnvBlock block((count + 4) * sizeof(char*) + text_size);
   if (block.base() == nullptr) return -ENOMEM;
@@ -127,12 +128,22 @@ long HandleExec(const SyscallContext& call) {
   }
   preload.PutChar('\0');
   new_envp[out++] = text;
-  new_envp[out++] = g_runtime.policy_env;
+
+  // The policy, with the trace descriptor's current number.
+  char* policy_text = text + preload.size();
+  size_t policy_capacity = strlen(g_runtime.policy_env) + 32;
+  FixedWriter policy(policy_text, policy_capacity);
+  policy.Put(g_runtime.policy_env);
+  int trace_fd = __atomic_load_n(&g_runtime.trace_fd, __ATOMIC_ACQUIRE);
+  if (trace_fd >= 0) policy.Put(kTraceFdKey).PutDec(trace_fd);
+  policy.PutChar('\0');
+  new_envp[out++] = policy_text;
 
   if (traced) {
     // The exec'd program's runtime writes this line once it runs, since a
-    // successful exec never returns here.
-    char* trace_text = text + preload.size();
+    // successful exec never returns here, and an exec that fails is traced
+    // with its error as usual.
+    char* trace_text = policy_text + policy.size();
     FixedWriter line(trace_text, kExecTracePrefix.size() + 1023);
     line.Put(kExecTracePrefix);
     TraceCall trace = {raw::GetTid(), call.nr, {}};
@@ -140,7 +151,9 @@ long HandleExec(const SyscallContext& call) {
     char formatted[1000];
     FixedWriter formatted_out(formatted, sizeof(formatted));
     FormatTraceLine(trace, true, 0, ReadProgramMemory, &formatted_out);
-    line.Put(formatted_out.view());
+    // Without the leading thread id: the new program writes its own.
+    std::string_view text_line = formatted_out.view();
+    line.Put(text_line.substr(text_line.find(' ') + 1));
     line.PutChar('\0');
     new_envp[out++] = trace_text;
   }

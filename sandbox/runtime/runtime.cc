@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include <cstring>
@@ -44,24 +43,14 @@ void RememberRuntimePath() {
   CopyEnvEntry(g_runtime.preload_env, "LD_PRELOAD", info.dli_fname);
 }
 
-// Opens the trace output at a high descriptor number the program is
-// unlikely to want, close-on-exec (each exec'd program opens its own).
-void OpenTraceOutput() {
-  if (g_runtime.policy.trace_path[0] == '\0') return;
-  long fd = raw::OpenAt(AT_FDCWD, g_runtime.policy.trace_path,
-                        O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) RawFatal("cannot open the trace output", fd);
-  struct rlimit limit;
-  long floor = 1000;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1024) {
-    floor = static_cast<long>(limit.rlim_cur / 2);
-  }
-  long high = raw::Fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, floor);
-  if (high >= 0) {
-    raw::Close(static_cast<int>(fd));
-    fd = high;
-  }
-  g_runtime.trace_fd = static_cast<int>(fd);
+// Takes over the trace descriptor the launcher passed down. It stays
+// inheritable, so that exec'd programs write to the same open file and
+// share its offset with the launcher.
+void AdoptTraceOutput() {
+  int fd = g_runtime.policy.trace_fd;
+  if (fd < 0) return;
+  if (raw::Fcntl(fd, F_GETFD) < 0) RawFatal("the trace descriptor is not open");
+  g_runtime.trace_fd = fd;
 }
 
 void MapStats() {
@@ -81,9 +70,14 @@ void MapStats() {
 // The program sees the environment it was started with: the runtime's own
 // variables are taken out, and put back at every exec.
 void HideRuntimeEnvironment() {
+  // The trace line of the exec that started this program, which the
+  // exec'ing side could not write since it did not know the outcome.
   if (const char* line = getenv(kExecTraceEnvVar)) {
     if (g_runtime.trace_fd >= 0) {
-      RawWriteAll(g_runtime.trace_fd, line);
+      char buf[1100];
+      FixedWriter out(buf, sizeof(buf));
+      out.PutDec(g_runtime.pid).PutChar(' ').Put(line);
+      RawWriteAll(g_runtime.trace_fd, out.view());
     }
   }
   unsetenv(kExecTraceEnvVar);
@@ -126,7 +120,9 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   std::string_view text = encoded != nullptr ? encoded : "v1";
   const char* error = nullptr;
   if (!DecodePolicy(text, &g_runtime.policy, &error)) RawFatal(error);
-  CopyEnvEntry(g_runtime.policy_env, kPolicyEnvVar, text);
+  // The trace descriptor may move; every exec appends its current number.
+  std::string_view base = text.substr(0, text.find(kTraceFdKey));
+  CopyEnvEntry(g_runtime.policy_env, kPolicyEnvVar, base);
   RememberRuntimePath();
 
   g_runtime.pid = raw::GetPid();
@@ -135,7 +131,7 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   ThreadRecord* main_record = ReserveThreadRecord();
   ClaimThreadRecord(main_record, raw::GetTid());
 
-  OpenTraceOutput();
+  AdoptTraceOutput();
   MapStats();
   HideRuntimeEnvironment();
 

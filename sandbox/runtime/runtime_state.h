@@ -26,8 +26,9 @@ struct RuntimeState {
   int trace_fd = -1;
   // Shared counters, or nullptr when --stats is off.
   StatsBlock* stats = nullptr;
-  // "SANDBOX_POLICY=..." and "LD_PRELOAD=/path/libsandbox.so", put back
-  // into the environment of every exec.
+  // "SANDBOX_POLICY=..." without the trace descriptor, and
+  // "LD_PRELOAD=/path/libsandbox.so", put back into the environment of
+  // every exec.
   char policy_env[kEnvEntryMax] = {};
   char preload_env[kEnvEntryMax] = {};
 };
@@ -66,6 +67,10 @@ bool CopyFromProgram(void* dst, uint64_t src, size_t len);
 // page: returns the bytes copied or -errno, as a MemoryReader.
 // Async-signal-safe.
 long ReadProgramMemory(void* dst, uint64_t src, size_t len);
+
+// Completes a syscall once its result is known: writes its trace line if
+// the policy traces it. Async-signal-safe.
+void FinishSyscall(const SyscallContext& call, long result);
 
 // Writes one trace line for `call`. Async-signal-safe.
 void TraceSyscall(const SyscallContext& call, bool has_result, long result);

@@ -133,27 +133,51 @@ void TraceSyscall(const SyscallContext& call, bool has_result, long result) {
   RawWriteAll(g_runtime.trace_fd, out.view());
 }
 
+namespace {
+
+bool IsTraced(long nr) {
+  const SyscallRule* rule = g_runtime.policy.RuleFor(nr);
+  return rule != nullptr ? rule->trace : g_runtime.policy.trace_unknown;
+}
+
+bool IsCloneFamily(long nr) {
+  return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork ||
+         nr == SYS_vfork;
+}
+
+}  // namespace
+
 long DispatchSyscall(const SyscallContext& call) {
   CountSyscall(call.nr);
   const SyscallRule* rule = g_runtime.policy.RuleFor(call.nr);
-  bool traced = rule != nullptr ? rule->trace : g_runtime.policy.trace_unknown;
-
-  long result;
   if (rule != nullptr && rule->action == RuleAction::kDeny) {
-    result = -rule->value;
-  } else {
-    if (traced && (call.nr == SYS_exit || call.nr == SYS_exit_group)) {
-      // These never return, so their line is written first.
+    FinishSyscall(call, -rule->value);
+    return -rule->value;
+  }
+  if (IsTraced(call.nr)) {
+    // These do not come back with a result of their own, so their line is
+    // written first: exit and exit_group end the thread, and rt_sigreturn
+    // resumes whatever the signal interrupted.
+    if (call.nr == SYS_exit || call.nr == SYS_exit_group ||
+        call.nr == SYS_rt_sigreturn) {
       TraceSyscall(call, false, 0);
     }
-    result = ExecuteAllowed(call);
-    // rt_sigreturn answered by resuming the program's own frame: no line,
-    // as strace prints none for a successful sigreturn either.
   }
-  if (traced && call.nr != SYS_exit && call.nr != SYS_exit_group) {
-    TraceSyscall(call, true, result);
-  }
+  long result = ExecuteAllowed(call);
+  FinishSyscall(call, result);
   return result;
+}
+
+void FinishSyscall(const SyscallContext& call, long result) {
+  if (!IsTraced(call.nr)) return;
+  if (call.nr == SYS_exit || call.nr == SYS_exit_group ||
+      call.nr == SYS_rt_sigreturn) {
+    return;
+  }
+  // As strace does, the parent reports a clone; the child's zero is not a
+  // line of its own.
+  if (IsCloneFamily(call.nr) && result == 0) return;
+  TraceSyscall(call, true, result);
 }
 
 long ArmSyscallUserDispatch(volatile char* selector) {

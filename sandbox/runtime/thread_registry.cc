@@ -96,10 +96,6 @@ void ReleaseThreadRecord(ThreadRecord* record) {
   g_registry.tids[SlotOf(record)].store(kFree, std::memory_order_release);
 }
 
-std::atomic<int32_t>* ThreadRecordOwnerWord(ThreadRecord* record) {
-  return &g_registry.tids[SlotOf(record)];
-}
-
 ThreadRecord* FindThreadRecord(int tid) {
   int limit = g_registry.high_water.load(std::memory_order_acquire);
   for (int i = 0; i < limit; ++i) {

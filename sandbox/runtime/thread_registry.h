@@ -58,10 +58,6 @@ void ClaimThreadRecord(ThreadRecord* record, int tid);
 // Gives a record back.
 void ReleaseThreadRecord(ThreadRecord* record);
 
-// Returns the word that names `record`'s owner; storing kFree in it releases
-// the record (the vfork gateway does so from assembly).
-std::atomic<int32_t>* ThreadRecordOwnerWord(ThreadRecord* record);
-
 // Returns the record of thread `tid`, or nullptr.
 ThreadRecord* FindThreadRecord(int tid);
 
