@@ -121,6 +121,31 @@ TEST_P(RuntimeBehaviourTest, ProgramSignalHandlingIsUnchanged) {
   EXPECT_EQ(result.out, native.out);
 }
 
+TEST_P(RuntimeBehaviourTest, SeccompTrapsReachTheProgramsHandler) {
+  CommandResult native = RunNative("seccomp_trap");
+  ASSERT_EQ(native.exit_status, 0) << native.err;
+  EXPECT_EQ(native.out,
+            "seccomp: answers=1000 traps=1000 wrong_info=0 pid_ok=1\n");
+  CommandResult result = RunSandboxed("seccomp_trap", {});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_EQ(result.out, native.out);
+}
+
+TEST_P(RuntimeBehaviourTest, ThreadRecordsAreRecycledAndForkWorks) {
+  CommandResult result = RunSandboxed("thread_churn", {"--deny=uname"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_EQ(result.out, "threads=10000 sum=20000\nfork child exit=0\n");
+}
+
+TEST_P(RuntimeBehaviourTest, UnhandledSigsysKillsAsNatively) {
+  std::vector<std::string> command = {"sh", "-c", "kill -SYS $$; echo alive"};
+  CommandResult native = RunCommand(command);
+  CommandResult result = RunCommand(Sandboxed(GetParam(), {}, command));
+  EXPECT_EQ(native.exit_status, 128 + 31);
+  EXPECT_EQ(result.exit_status, native.exit_status) << result.err;
+  EXPECT_EQ(result.out, "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, RuntimeBehaviourTest,
                          ::testing::ValuesIn(InterceptionModes()),
                          [](const auto& info) { return info.param; });
