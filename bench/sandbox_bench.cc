@@ -21,6 +21,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -122,10 +123,11 @@ static_assert(sizeof(WorkerReply) <= PIPE_BUF, "replies must be atomic");
 
 // What a variant's set-up tells the worker loop.
 struct WorkerConfig {
-  // What every timed getppid must return.
+  // What the timed getppid calls return (the last one is checked).
   long expected_result = 0;
-  // When non-null, a SUD selector that dispatches every syscall: set to
-  // allow around the worker's own I/O and clock reads.
+  // When non-null, a SUD selector that dispatches every syscall: kept at
+  // allow for the worker's own I/O and clock reads, at block only while the
+  // loop runs.
   volatile char* io_selector = nullptr;
 };
 
@@ -202,6 +204,9 @@ bool SetUpSudFloor(pid_t, WorkerConfig* config, WorkerReply* reply) {
   // The kernel's field holds either handler shape; cast through an integer.
   action.handler = reinterpret_cast<void (*)(int)>(
       reinterpret_cast<uintptr_t>(FloorSigsysHandler));
+  // SA_NODEFER, as the runtime's handler has it: the kernel then leaves the
+  // signal mask alone at delivery and sigreturn, which is no part of the
+  // dispatch cost. The handler makes no syscall, so it never nests.
   action.flags = SA_SIGINFO | SA_NODEFER | kernel::kSaRestorer;
   action.restorer = bench_floor_restorer;
   if (syscall(SYS_rt_sigaction, SIGSYS, &action, nullptr,
@@ -233,8 +238,8 @@ bool SetUpSudSignal(pid_t parent, WorkerConfig* config, WorkerReply* reply) {
     snprintf(reply->error, sizeof(reply->error), "dlopen: %s", dlerror());
     return false;
   }
-  // The runtime refuses a second SUD configuration with EBUSY; a kernel
-  // would accept this disarm. So EBUSY proves the runtime intercepts.
+  // The runtime answers any SUD prctl of the program with EBUSY, where the
+  // kernel would accept this disarm: EBUSY proves the runtime intercepts.
   if (prctl(kernel::kPrSetSyscallUserDispatch, kernel::kSudOff, 0, 0, 0) !=
           -1 ||
       errno != EBUSY) {
@@ -308,7 +313,20 @@ bool SetUpSeccompTrap(pid_t, WorkerConfig* config, WorkerReply* reply) {
 
 bool SetUpPtrace(pid_t, WorkerConfig* config, WorkerReply* reply) {
   // The worker becomes the tracer; its child, the tracee, goes on to serve
-  // the requests over the inherited pipes.
+  // the requests over the inherited pipes. The tracer keeps its copies of
+  // them, which is harmless: it exits as soon as the tracee does.
+  //
+  // Both stay on one CPU: every stop hands control from one to the other,
+  // and on separate CPUs each hand-over waits for a remote wake-up, which
+  // on a VM costs several times the stop itself and varies run to run.
+  int cpu = sched_getcpu();
+  cpu_set_t one_cpu;
+  CPU_ZERO(&one_cpu);
+  CPU_SET(cpu >= 0 ? cpu : 0, &one_cpu);
+  if (sched_setaffinity(0, sizeof(one_cpu), &one_cpu) != 0) {
+    SetError(reply, "sched_setaffinity", errno);
+    return false;
+  }
   pid_t tracer = getpid();
   pid_t tracee = fork();
   if (tracee < 0) {
@@ -391,7 +409,8 @@ struct Variant {
   SetUpFunction set_up;
 };
 
-// In the order they are registered and printed.
+// In the order they are registered and printed. A fast_path row, for the
+// runtime's patched call sites, belongs after sud_signal once it exists.
 constexpr Variant kVariants[] = {
     {"raw", SetUpRaw},
     {"sud_floor", SetUpSudFloor},
@@ -438,7 +457,8 @@ class Worker {
   ~Worker() { Stop(); }
 
   // Has the worker make `count` getppid calls; returns their elapsed time in
-  // nanoseconds as the worker measured it.
+  // nanoseconds as the worker measured it. A worker that stops answering is
+  // ended and reaped, and the error says how it ended.
   absl::StatusOr<int64_t> Time(uint64_t count);
 
  private:
@@ -500,7 +520,11 @@ absl::StatusOr<int64_t> Worker::Time(uint64_t count) {
     return absl::ErrnoToStatus(errno, "writing to the worker");
   }
   absl::StatusOr<WorkerReply> reply = ReadReply(kRunTimeoutMs);
-  if (!reply.ok()) return reply.status();
+  if (!reply.ok()) {
+    std::string ending = Stop();
+    return absl::UnavailableError(absl::StrCat(
+        reply.status().message(), "; the worker ended with ", ending));
+  }
   if (reply->elapsed_ns < 0) return absl::InternalError(reply->error);
   return reply->elapsed_ns;
 }
