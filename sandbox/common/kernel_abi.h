@@ -69,7 +69,8 @@ inline constexpr unsigned long kKernelSigsetSize = 8;
 
 // The kernel's struct sigaction for rt_sigaction(2) on x86-64.
 struct KernelSigaction {
-  void (*handler)(int);  // or SIG_DFL, SIG_IGN; a three-argument handler with SA_SIGINFO
+  void (*handler)(
+      int);  // or SIG_DFL, SIG_IGN; a three-argument handler with SA_SIGINFO
   unsigned long flags;
   void (*restorer)();
   uint64_t mask;

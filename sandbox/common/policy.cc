@@ -119,12 +119,13 @@ std::string EncodePolicy(const Policy& policy) {
   out += ";trace=" + trace;
   if (policy.trace_unknown) out += ";trace_unknown=1";
 
+  if (policy.trace_path[0] != '\0') {
+    out += ";trace_path=";
+    AppendHex(&out, policy.trace_path);
+  }
   if (policy.stats_path[0] != '\0') {
     out += ";stats_path=";
     AppendHex(&out, policy.stats_path);
-  }
-  if (policy.trace_fd >= 0) {
-    out += kTraceFdKey + std::to_string(policy.trace_fd);
   }
   return out;
 }
@@ -150,10 +151,8 @@ bool DecodePolicy(std::string_view text, Policy* policy, const char** error) {
     } else if (key == "trace_unknown") {
       ok = item == "1";
       policy->trace_unknown = true;
-    } else if (key == "trace_fd") {
-      int64_t fd;
-      ok = ParseDecimal(item, &fd) && fd <= 0x7fffffff;
-      if (ok) policy->trace_fd = static_cast<int>(fd);
+    } else if (key == "trace_path") {
+      ok = DecodeHexPath(item, policy->trace_path);
     } else if (key == "stats_path") {
       ok = DecodeHexPath(item, policy->stats_path);
     } else {

@@ -46,9 +46,10 @@ struct Policy {
   // Trace syscalls whose number is at or above kSyscallTableSize.
   bool trace_unknown = false;
   SyscallRule rules[kSyscallTableSize] = {};
-  // The inherited descriptor trace lines go to, or -1 when nothing is
-  // traced. Encoded last, so that a runtime can put a new number in place.
-  int trace_fd = -1;
+  // The file trace lines are appended to, opened afresh for each line so
+  // that the program's descriptor table holds nothing of the sandbox's;
+  // empty when nothing is traced.
+  char trace_path[kPolicyPathMax] = {};
   // Shared-memory counter file for --stats; empty when not counting.
   char stats_path[kPolicyPathMax] = {};
 
@@ -61,9 +62,6 @@ struct Policy {
   // True if any syscall is traced.
   bool TracesAnything() const;
 };
-
-// The key of the trace descriptor in the text form, which always comes last.
-inline constexpr char kTraceFdKey[] = ";trace_fd=";
 
 // Encodes `policy` as one line of printable text without spaces.
 std::string EncodePolicy(const Policy& policy);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -191,16 +190,13 @@ void ForwardSignal(int signo) {
   if (g_child > 0) kill(g_child, signo);
 }
 
-// Duplicates `fd` to a number the program is unlikely to use itself,
-// without close-on-exec. Returns the new descriptor or -1.
-int InheritableHighDescriptor(int fd) {
-  struct rlimit limit;
-  int floor = 1000;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur <= 1000) {
-    floor = static_cast<int>(limit.rlim_cur / 2);
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    Die({kExitSandboxFailure, "cannot read the current directory"});
   }
-  int high = fcntl(fd, F_DUPFD, floor);
-  return high >= 0 ? high : fcntl(fd, F_DUPFD, 3);
+  return absl::StrCat(cwd, "/", path);
 }
 
 // The trace line of the launcher's own execve of the program, without the
@@ -248,30 +244,31 @@ int Run(LaunchOptions& options) {
   }
 
   // Trace output: a file given by -o, else the launcher's own stderr, so
-  // that the program's redirections of its stderr do not capture it. The
-  // program inherits it as a descriptor at a high number, so that every
-  // process shares one open file (and its offset) with the launcher.
+  // that the program's redirections of its stderr do not capture it. Each
+  // process appends its lines by path.
   Policy& policy = options.policy;
-  int trace_fd = -1;
+  std::string trace_path;
   if (policy.TracesAnything()) {
-    int source = 2;
     if (options.trace_output.has_value()) {
-      source = open(options.trace_output->c_str(),
-                    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-      if (source < 0) {
+      trace_path = AbsolutePath(*options.trace_output);
+      int fd = open(trace_path.c_str(),
+                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) {
         Die({kExitSandboxFailure,
-             absl::StrCat("cannot open ", *options.trace_output, ": ",
-                          strerror(errno))});
+             absl::StrCat("cannot open ", trace_path, ": ", strerror(errno))});
       }
+      close(fd);
+    } else {
+      if (fcntl(2, F_GETFD) < 0) {
+        Die({kExitSandboxFailure, "cannot trace: stderr is not open"});
+      }
+      trace_path = absl::StrCat("/proc/", getpid(), "/fd/2");
     }
-    trace_fd = InheritableHighDescriptor(source);
-    if (trace_fd < 0) {
-      Die({kExitSandboxFailure,
-           absl::StrCat("cannot pass the trace output on: ", strerror(errno))});
-    }
-    if (source != 2) close(source);
   }
-  policy.trace_fd = trace_fd;
+  if (trace_path.size() >= kPolicyPathMax) {
+    Die({kExitBadUsage, "trace output path too long"});
+  }
+  strcpy(policy.trace_path, trace_path.c_str());
 
   std::unique_ptr<StatsFile> stats;
   if (options.stats) {
@@ -329,8 +326,6 @@ int Run(LaunchOptions& options) {
     _exit(error == ENOENT ? kExitNotFound : kExitCannotRun);
   }
 
-  if (trace_fd >= 0) close(trace_fd);
-
   // Interactive interrupts reach the program through its process group;
   // the launcher outlives them to report the status.
   signal(SIGINT, SIG_IGN);
@@ -350,6 +345,10 @@ int Run(LaunchOptions& options) {
   if (stats != nullptr) {
     std::string json = stats->ToJson();
     if (options.stats_output.empty()) {
+      // The program's processes appended trace lines to this file by path;
+      // write after them, not over them.
+      struct stat st;
+      if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) lseek(2, 0, SEEK_END);
       fputs(json.c_str(), stderr);
     } else {
       FILE* out = fopen(options.stats_output.c_str(), "w");

@@ -92,11 +92,11 @@ long HandleExec(const SyscallContext& call) {
     }
   }
   const SyscallRule* rule = g_runtime.policy.RuleFor(call.nr);
-  bool traced = rule != nullptr && rule->trace && g_runtime.trace_fd >= 0;
+  bool traced =
+      rule != nullptr && rule->trace && g_runtime.policy.trace_path[0] != '\0';
 
   size_t preload_length = strlen(g_runtime.preload_env);
   size_t text_size = preload_length + 1 + program_preload_length + 1 +
-                     strlen(g_runtime.policy_env) + 32 +
                      kExecTracePrefix.size() + 1024;
   EnvBlock block((count + 4) * sizeof(char*) + text_size);
   if (block.base() == nullptr) return -ENOMEM;
@@ -129,21 +129,13 @@ long HandleExec(const SyscallContext& call) {
   preload.PutChar('\0');
   new_envp[out++] = text;
 
-  // The policy, with the trace descriptor's current number.
-  char* policy_text = text + preload.size();
-  size_t policy_capacity = strlen(g_runtime.policy_env) + 32;
-  FixedWriter policy(policy_text, policy_capacity);
-  policy.Put(g_runtime.policy_env);
-  int trace_fd = __atomic_load_n(&g_runtime.trace_fd, __ATOMIC_ACQUIRE);
-  if (trace_fd >= 0) policy.Put(kTraceFdKey).PutDec(trace_fd);
-  policy.PutChar('\0');
-  new_envp[out++] = policy_text;
+  new_envp[out++] = g_runtime.policy_env;
 
   if (traced) {
     // The exec'd program's runtime writes this line once it runs, since a
     // successful exec never returns here, and an exec that fails is traced
     // with its error as usual.
-    char* trace_text = policy_text + policy.size();
+    char* trace_text = text + preload.size();
     FixedWriter line(trace_text, kExecTracePrefix.size() + 1023);
     line.Put(kExecTracePrefix);
     TraceCall trace = {raw::GetTid(), call.nr, {}};

@@ -43,16 +43,6 @@ void RememberRuntimePath() {
   CopyEnvEntry(g_runtime.preload_env, "LD_PRELOAD", info.dli_fname);
 }
 
-// Takes over the trace descriptor the launcher passed down. It stays
-// inheritable, so that exec'd programs write to the same open file and
-// share its offset with the launcher.
-void AdoptTraceOutput() {
-  int fd = g_runtime.policy.trace_fd;
-  if (fd < 0) return;
-  if (raw::Fcntl(fd, F_GETFD) < 0) RawFatal("the trace descriptor is not open");
-  g_runtime.trace_fd = fd;
-}
-
 void MapStats() {
   if (g_runtime.policy.stats_path[0] == '\0') return;
   long fd =
@@ -73,12 +63,10 @@ void HideRuntimeEnvironment() {
   // The trace line of the exec that started this program, which the
   // exec'ing side could not write since it did not know the outcome.
   if (const char* line = getenv(kExecTraceEnvVar)) {
-    if (g_runtime.trace_fd >= 0) {
-      char buf[1100];
-      FixedWriter out(buf, sizeof(buf));
-      out.PutDec(g_runtime.pid).PutChar(' ').Put(line);
-      RawWriteAll(g_runtime.trace_fd, out.view());
-    }
+    char buf[1100];
+    FixedWriter out(buf, sizeof(buf));
+    out.PutDec(g_runtime.pid).PutChar(' ').Put(line);
+    WriteTraceText(out.view());
   }
   unsetenv(kExecTraceEnvVar);
   unsetenv(kPolicyEnvVar);
@@ -120,9 +108,7 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   std::string_view text = encoded != nullptr ? encoded : "v1";
   const char* error = nullptr;
   if (!DecodePolicy(text, &g_runtime.policy, &error)) RawFatal(error);
-  // The trace descriptor may move; every exec appends its current number.
-  std::string_view base = text.substr(0, text.find(kTraceFdKey));
-  CopyEnvEntry(g_runtime.policy_env, kPolicyEnvVar, base);
+  CopyEnvEntry(g_runtime.policy_env, kPolicyEnvVar, text);
   RememberRuntimePath();
 
   g_runtime.pid = raw::GetPid();
@@ -131,7 +117,6 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   ThreadRecord* main_record = ReserveThreadRecord();
   ClaimThreadRecord(main_record, raw::GetTid());
 
-  AdoptTraceOutput();
   MapStats();
   HideRuntimeEnvironment();
 

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "sandbox/common/policy.h"
 #include "sandbox/common/stats.h"
@@ -22,13 +23,10 @@ struct RuntimeState {
   // getpid (which a seccomp filter of the program may trap). A vfork child
   // shares it with its parent, whose address space it also shares.
   int pid = 0;
-  // Where trace lines go, or -1. A descriptor the program cannot close.
-  int trace_fd = -1;
   // Shared counters, or nullptr when --stats is off.
   StatsBlock* stats = nullptr;
-  // "SANDBOX_POLICY=..." without the trace descriptor, and
-  // "LD_PRELOAD=/path/libsandbox.so", put back into the environment of
-  // every exec.
+  // "SANDBOX_POLICY=..." and "LD_PRELOAD=/path/libsandbox.so", put back
+  // into the environment of every exec.
   char policy_env[kEnvEntryMax] = {};
   char preload_env[kEnvEntryMax] = {};
 };
@@ -72,6 +70,9 @@ long ReadProgramMemory(void* dst, uint64_t src, size_t len);
 // the policy traces it. Async-signal-safe.
 void FinishSyscall(const SyscallContext& call, long result);
 
+// Appends `line` to the trace output, if there is one. Async-signal-safe.
+void WriteTraceText(std::string_view line);
+
 // Writes one trace line for `call`. Async-signal-safe.
 void TraceSyscall(const SyscallContext& call, bool has_result, long result);
 
@@ -84,7 +85,6 @@ long HandleRtSigprocmask(const SyscallContext& call);
 long HandleRtSigreturn(const SyscallContext& call);
 long HandleSigaltstack(const SyscallContext& call);
 long HandleMaskedWait(const SyscallContext& call);
-long HandleDescriptorClose(const SyscallContext& call);
 
 // Delivers a SIGSYS that is the program's own (not a dispatch) to the
 // handler the program installed, or applies its disposition.

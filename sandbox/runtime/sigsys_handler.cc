@@ -7,6 +7,7 @@
 // lock, uses no stdio and never touches errno: all of its syscalls leave
 // from the gateway and return -errno.
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -88,11 +89,6 @@ long ExecuteAllowed(const SyscallContext& call) {
     case SYS_exit:
     case SYS_exit_group:
       return HandleExit(call);
-    case SYS_close:
-    case SYS_close_range:
-    case SYS_dup2:
-    case SYS_dup3:
-      return HandleDescriptorClose(call);
     case SYS_prctl:
       // A second user of SUD in the same thread would silently replace the
       // runtime's configuration; refuse it as the kernel refuses a busy
@@ -123,14 +119,25 @@ long RunSyscall(const SyscallContext& call) {
                              call.args[3], call.args[4], call.args[5]);
 }
 
+void WriteTraceText(std::string_view line) {
+  if (g_runtime.policy.trace_path[0] == '\0') return;
+  // Opened for each line: a descriptor kept open would sit in the
+  // program's table, where the program could see, use or renumber it.
+  long fd = raw::OpenAt(AT_FDCWD, g_runtime.policy.trace_path,
+                        O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return;
+  RawWriteAll(static_cast<int>(fd), line);
+  raw::Close(static_cast<int>(fd));
+}
+
 void TraceSyscall(const SyscallContext& call, bool has_result, long result) {
-  if (g_runtime.trace_fd < 0) return;
+  if (g_runtime.policy.trace_path[0] == '\0') return;
   TraceCall trace = {raw::GetTid(), call.nr, {}};
   for (int i = 0; i < 6; ++i) trace.args[i] = call.args[i];
   char line[1024];
   FixedWriter out(line, sizeof(line));
   FormatTraceLine(trace, has_result, result, ReadProgramMemory, &out);
-  RawWriteAll(g_runtime.trace_fd, out.view());
+  WriteTraceText(out.view());
 }
 
 namespace {
