@@ -123,7 +123,9 @@ std::vector<std::string> Sandboxed(const std::string& mode,
   return argv;
 }
 
-std::vector<std::string> InterceptionModes() { return {"signal", "auto"}; }
+std::vector<std::string> InterceptionModes() {
+  return {"signal", "rewrite", "auto"};
+}
 
 std::string MakeTempDir() {
   const char* base = getenv("TEST_TMPDIR");

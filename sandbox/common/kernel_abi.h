@@ -83,6 +83,38 @@ inline constexpr unsigned long kSaRestorer = 0x04000000;
 // Magic numbers that mark the extended-state part of a signal frame.
 inline constexpr uint32_t kFpXstateMagic1 = 0x46505853;
 
+// PROCMAP_QUERY (Linux 6.11): asks /proc/PID/maps about one address
+// without generating the whole text.
+struct ProcmapQuery {
+  uint64_t size;         // sizeof(ProcmapQuery)
+  uint64_t query_flags;  // 0: the mapping that covers query_addr
+  uint64_t query_addr;
+  uint64_t vma_start;  // out
+  uint64_t vma_end;    // out
+  uint64_t vma_flags;  // out: kVma* bits
+  uint64_t vma_page_size;
+  uint64_t vma_offset;
+  uint64_t inode;
+  uint32_t dev_major;
+  uint32_t dev_minor;
+  uint32_t vma_name_size;  // 0: no name wanted
+  uint32_t build_id_size;  // 0: no build id wanted
+  uint64_t vma_name_addr;
+  uint64_t build_id_addr;
+};
+static_assert(sizeof(ProcmapQuery) == 104);
+inline constexpr unsigned long kProcmapQuery =
+    (3UL << 30) | (sizeof(ProcmapQuery) << 16) | ('f' << 8) | 17;
+inline constexpr uint64_t kVmaReadable = 0x01;
+inline constexpr uint64_t kVmaWritable = 0x02;
+inline constexpr uint64_t kVmaExecutable = 0x04;
+inline constexpr uint64_t kVmaShared = 0x08;
+
+// membarrier(2) commands that make every thread of the process serialize
+// its instruction stream, as cross-modifying code requires.
+inline constexpr int kMembarrierPrivateExpeditedSyncCore = 1 << 5;
+inline constexpr int kMembarrierRegisterPrivateExpeditedSyncCore = 1 << 6;
+
 }  // namespace sandbox::kernel
 
 #endif  // SANDBOX_COMMON_KERNEL_ABI_H_

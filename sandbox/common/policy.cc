@@ -97,7 +97,17 @@ bool Policy::TracesAnything() const {
 
 std::string EncodePolicy(const Policy& policy) {
   std::string out(kVersionTag);
-  out += policy.mode == InterceptMode::kSignal ? ";mode=signal" : ";mode=auto";
+  switch (policy.mode) {
+    case InterceptMode::kSignal:
+      out += ";mode=signal";
+      break;
+    case InterceptMode::kRewrite:
+      out += ";mode=rewrite";
+      break;
+    default:
+      out += ";mode=auto";
+      break;
+  }
 
   std::string deny;
   for (int nr = 0; nr < kSyscallTableSize; ++nr) {
@@ -141,9 +151,10 @@ bool DecodePolicy(std::string_view text, Policy* policy, const char** error) {
     std::string_view key = TakeUntil(&item, '=');
     bool ok;
     if (key == "mode") {
-      ok = item == "auto" || item == "signal";
-      policy->mode =
-          item == "signal" ? InterceptMode::kSignal : InterceptMode::kAuto;
+      ok = item == "auto" || item == "signal" || item == "rewrite";
+      policy->mode = item == "signal"    ? InterceptMode::kSignal
+                     : item == "rewrite" ? InterceptMode::kRewrite
+                                         : InterceptMode::kAuto;
     } else if (key == "deny") {
       ok = DecodeDeny(item, policy);
     } else if (key == "trace") {

@@ -19,8 +19,9 @@ inline constexpr char kPolicyEnvVar[] = "SANDBOX_POLICY";
 
 // How syscalls reach the runtime.
 enum class InterceptMode : uint8_t {
-  kAuto = 0,    // the best mechanism available
-  kSignal = 1,  // every syscall through the SIGSYS handler
+  kAuto = 0,     // the best mechanism available
+  kSignal = 1,   // every syscall through the SIGSYS handler
+  kRewrite = 2,  // rewrite syscall sites; refuse to run if that cannot work
 };
 
 // What the runtime does with a syscall before (or instead of) running it.

@@ -17,10 +17,11 @@ inline constexpr uint64_t kStatsMagic = 0x31737461747362ULL;  // "bstats1"
 // Layout of the counter file. Plain atomics, no pointers.
 struct StatsBlock {
   uint64_t magic;
-  std::atomic<uint64_t> syscalls;       // every intercepted syscall
-  std::atomic<uint64_t> via_signal;     // those that arrived by SIGSYS
-  std::atomic<uint64_t> via_fast_path;  // those that arrived by a jump
-  std::atomic<uint64_t> out_of_table;   // numbers >= kSyscallTableSize
+  std::atomic<uint64_t> syscalls;         // every intercepted syscall
+  std::atomic<uint64_t> via_signal;       // those that arrived by SIGSYS
+  std::atomic<uint64_t> via_fast_path;    // those that arrived by a jump
+  std::atomic<uint64_t> out_of_table;     // numbers >= kSyscallTableSize
+  std::atomic<uint64_t> sites_rewritten;  // syscall sites made into jumps
   std::atomic<uint64_t> per_syscall[kSyscallTableSize];
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);

@@ -87,7 +87,10 @@ Runs PROGRAM with every one of its system calls intercepted in user space.
                         errno name or number (default EPERM); repeatable
   --stats[=FILE]        at exit, write syscall counts as JSON to FILE or
                         stderr
-  --mode=auto|signal    how syscalls reach the runtime (default auto)
+  --mode=MODE           how syscalls reach the runtime: signal (every one
+                        by SIGSYS), rewrite (hot syscall sites rewritten
+                        into jumps; fail if that is unavailable) or auto
+                        (rewrite where possible; the default)
   --allow-unsandboxed   run a program the runtime cannot reach (statically
                         linked, 32-bit, set-id) without interception, with a
                         warning, instead of refusing it
@@ -157,9 +160,12 @@ absl::StatusOr<LaunchOptions> ParseLaunchOptions(int argc, char** argv) {
           options.policy.mode = InterceptMode::kAuto;
         } else if (absl::string_view(optarg) == "signal") {
           options.policy.mode = InterceptMode::kSignal;
+        } else if (absl::string_view(optarg) == "rewrite") {
+          options.policy.mode = InterceptMode::kRewrite;
         } else {
-          status = absl::InvalidArgumentError(absl::StrCat(
-              "unknown --mode '", optarg, "' (expected auto or signal)"));
+          status = absl::InvalidArgumentError(
+              absl::StrCat("unknown --mode '", optarg,
+                           "' (expected auto, signal or rewrite)"));
         }
         break;
       case kOptAllowUnsandboxed:

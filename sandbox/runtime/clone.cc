@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "patches/site_patcher.h"
 #include "sandbox/common/kernel_abi.h"
 #include "sandbox/runtime/raw_log.h"
 #include "sandbox/runtime/raw_syscall.h"
@@ -129,9 +130,10 @@ void SetUpChild(ThreadRecord* record, uint64_t flags) {
     // A process of its own, whose first thread's id is its process id.
     g_runtime.pid = tid;
     ReleaseAllThreadRecordsBut(record);
+    if (g_runtime.rewriting) ResetSitePatcherAfterFork();
   }
   if (flags & kernel::kCloneClearSighand) {
-    long result = InstallSigsysHandler();
+    long result = InstallRuntimeSignalHandlers(RewritingEnabled());
     if (result < 0) RawFatal("cannot install the SIGSYS handler", result);
   }
   long armed = ArmSyscallUserDispatch(&record->selector);
@@ -160,6 +162,7 @@ long CloneOnNewStack(const SyscallContext& call, const CloneRequest& request,
 }  // namespace
 
 long HandleClone(const SyscallContext& call) {
+  if (call.frame == nullptr) RawFatal("clone reached the fast path");
   CloneRequest request;
   long status = ReadCloneRequest(call, &request);
   if (status < 0) return status;
@@ -171,7 +174,7 @@ long HandleClone(const SyscallContext& call) {
   ThreadRecord* parent = CurrentThreadRecord();
   ThreadRecord* child = ReserveThreadRecord();
   if (child == nullptr) return -EAGAIN;
-  child->program_blocks_sigsys = parent->program_blocks_sigsys;
+  child->program_blocked_owned = parent->program_blocked_owned;
 
   uint64_t all = ~0ULL;
   raw::SigProcMask(SIG_SETMASK, &all, nullptr);

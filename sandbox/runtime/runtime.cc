@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "patches/site_patcher.h"
 #include "sandbox/common/kernel_abi.h"
 #include "sandbox/runtime/raw_log.h"
 #include "sandbox/runtime/raw_syscall.h"
@@ -120,7 +121,19 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   MapStats();
   HideRuntimeEnvironment();
 
-  status = InstallSigsysHandler();
+  if (g_runtime.policy.mode != InterceptMode::kSignal) {
+    const char* unavailable = InitSitePatcher();
+    if (unavailable == nullptr) {
+      g_runtime.rewriting = true;
+    } else if (g_runtime.policy.mode == InterceptMode::kRewrite) {
+      char message[256];
+      FixedWriter out(message, sizeof(message));
+      out.Put("--mode=rewrite is not available: ").Put(unavailable);
+      RawFatal(out.view());
+    }
+  }
+
+  status = InstallRuntimeSignalHandlers(RewritingEnabled());
   if (status < 0) RawFatal("cannot install the SIGSYS handler", status);
   status = ArmSyscallUserDispatch(&main_record->selector);
   if (status < 0) {

@@ -19,6 +19,8 @@ inline constexpr size_t kEnvEntryMax = 4096;
 
 struct RuntimeState {
   Policy policy;
+  // Syscall sites are being rewritten into jumps to trampolines.
+  bool rewriting = false;
   // This process's id, kept so that reading the program's memory makes no
   // getpid (which a seccomp filter of the program may trap). A vfork child
   // shares it with its parent, whose address space it also shares.
@@ -35,7 +37,7 @@ struct RuntimeState {
 extern RuntimeState g_runtime;
 
 // One intercepted syscall: its number, its arguments, and the signal frame
-// of the program at the syscall instruction.
+// of the program at the syscall instruction (null on the fast path).
 struct SyscallContext {
   long nr;
   long args[6];
@@ -48,13 +50,24 @@ long RunSyscall(const SyscallContext& call);
 // Arms SUD on the calling thread with `selector`. Returns the prctl result.
 long ArmSyscallUserDispatch(volatile char* selector);
 
-// Installs the runtime's SIGSYS handler. Returns the rt_sigaction result.
-long InstallSigsysHandler();
+// Installs the runtime's SIGSYS handler, and its SIGTRAP handler if
+// `own_sigtrap`. Returns the first failing rt_sigaction result, or 0.
+long InstallRuntimeSignalHandlers(bool own_sigtrap);
+
+// The signals the runtime keeps for itself, as a kernel sigset.
+uint64_t OwnedSignalBits();
+
+// True when syscall sites are being rewritten (modes auto and rewrite).
+bool RewritingEnabled();
 
 // Handles one intercepted syscall: applies the policy, runs or emulates the
-// call, traces it, and returns the value the program sees in RAX.
+// call, traces it, and returns the value the program sees in RAX. A call
+// from the fast path has no signal frame (call.frame is null).
 // Async-signal-safe; may not return (exit, a successful exec).
-long DispatchSyscall(const SyscallContext& call);
+long DispatchSyscall(const SyscallContext& call, bool via_fast_path);
+
+// Counts one more rewritten site in the statistics. Async-signal-safe.
+void CountRewrittenSite();
 
 // Copies exactly `len` bytes of the program's memory at `src` without
 // risking a fault: process_vm_readv on the process itself fails with EFAULT
@@ -86,9 +99,9 @@ long HandleRtSigreturn(const SyscallContext& call);
 long HandleSigaltstack(const SyscallContext& call);
 long HandleMaskedWait(const SyscallContext& call);
 
-// Delivers a SIGSYS that is the program's own (not a dispatch) to the
-// handler the program installed, or applies its disposition.
-void DeliverProgramSigsys(siginfo_t* info, ucontext_t* frame);
+// Delivers an owned signal that is the program's own (not the runtime's
+// doing) to the handler the program installed, or applies its disposition.
+void DeliverProgramSignal(int signo, siginfo_t* info, ucontext_t* frame);
 
 }  // namespace sandbox
 

@@ -1,13 +1,16 @@
-// The program's view of signals, kept apart from the runtime's SIGSYS.
+// The program's view of signals, kept apart from the runtime's own.
 //
-// SIGSYS must stay deliverable and handled by the runtime at all times: a
-// dispatch with SIGSYS blocked or ignored kills the thread. So the program's
-// own SIGSYS disposition and its wish to block SIGSYS are recorded here and
-// shown back to it, while the kernel keeps the runtime's. Every syscall that
-// installs a signal mask is edited so the mask never holds SIGSYS.
+// The runtime owns SIGSYS (every dispatch arrives by it) and, when it
+// rewrites syscall sites, SIGTRAP (a thread that meets a site in the middle
+// of being rewritten stops on an int3). Both must stay deliverable and
+// handled by the runtime at all times: the kernel kills a thread that
+// blocks or ignores a signal it forces. So the program's own dispositions
+// for them, and its wish to block them, are recorded here and shown back to
+// it, while the kernel keeps the runtime's. Every syscall that installs a
+// signal mask is edited so the mask never holds an owned signal.
 //
-// Everything in this file is async-signal-safe: it runs in the SIGSYS
-// handler.
+// Everything in this file is async-signal-safe: it runs in the runtime's
+// signal handlers and on the fast path's full dispatch.
 #include <errno.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -17,26 +20,35 @@
 #include <cstring>
 
 #include "sandbox/common/kernel_abi.h"
+#include "sandbox/runtime/raw_log.h"
 #include "sandbox/runtime/raw_syscall.h"
 #include "sandbox/runtime/runtime_state.h"
 #include "sandbox/runtime/thread_registry.h"
 
 extern "C" void sandbox_sigsys_handler(int, siginfo_t*, void*);
+extern "C" void sandbox_sigtrap_handler(int, siginfo_t*, void*);
 
 namespace sandbox {
 namespace {
 
-constexpr uint64_t kSigsysBit = 1ULL << (SIGSYS - 1);
-constexpr uint64_t kUnblockableBits =
-    (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1));
+constexpr uint64_t Bit(int signo) { return 1ULL << (signo - 1); }
 
-// The disposition the program set for SIGSYS. Process-wide, as dispositions
-// are; the runtime never hands it to the kernel.
-kernel::KernelSigaction g_program_sigsys_action = {SIG_DFL, 0, nullptr, 0};
+constexpr uint64_t kUnblockableBits = Bit(SIGKILL) | Bit(SIGSTOP);
 
-// Signals whose handler mask the program asked to include SIGSYS, one bit
-// per signal, so that reading the action back shows what was set.
-std::atomic<uint64_t> g_sa_mask_had_sigsys{0};
+// The signals the runtime owns right now; SIGTRAP joins when rewriting.
+uint64_t g_owned_bits = Bit(SIGSYS);
+
+// The dispositions the program set for the owned signals, by signal number.
+// Process-wide, as dispositions are; the kernel never sees them.
+kernel::KernelSigaction g_program_actions[65] = {};
+
+// For each signal, which owned signals the program put in its handler mask,
+// so that reading the action back shows what was set.
+std::atomic<uint64_t> g_sa_mask_owned[65] = {};
+
+bool IsOwned(int signo) {
+  return signo >= 1 && signo <= 64 && (g_owned_bits & Bit(signo));
+}
 
 uint64_t* FrameMask(ucontext_t* frame) {
   return reinterpret_cast<uint64_t*>(&frame->uc_sigmask);
@@ -48,24 +60,76 @@ bool CopyMaskFromProgram(long address, uint64_t* mask) {
   return CopyFromProgram(mask, address, sizeof(*mask));
 }
 
-}  // namespace
-
-long InstallSigsysHandler() {
+long InstallHandler(int signo, void (*handler)(int, siginfo_t*, void*)) {
   kernel::KernelSigaction action = {};
   // The kernel's field holds either handler shape; cast through an integer.
-  action.handler = reinterpret_cast<void (*)(int)>(
-      reinterpret_cast<uintptr_t>(sandbox_sigsys_handler));
-  // SA_NODEFER keeps SIGSYS unblocked inside the handler, so a program
+  action.handler =
+      reinterpret_cast<void (*)(int)>(reinterpret_cast<uintptr_t>(handler));
+  // SA_NODEFER keeps the signal unblocked inside the handler, so a program
   // handler that runs on top of it can make syscalls of its own.
   action.flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | kernel::kSaRestorer;
   action.restorer = sandbox_sigsys_restorer;
   action.mask = 0;
-  long result = raw::Syscall(SYS_rt_sigaction, SIGSYS, raw::Arg(&action), 0,
+  long result = raw::Syscall(SYS_rt_sigaction, signo, raw::Arg(&action), 0,
                              kernel::kKernelSigsetSize);
   if (result < 0) return result;
-  uint64_t unblock = kSigsysBit;
+  uint64_t unblock = Bit(signo);
   return raw::SigProcMask(SIG_UNBLOCK, &unblock, nullptr);
 }
+
+// Where the signal mask that the program will run with lives: in the
+// signal frame when the call came by SIGSYS (returning from the handler
+// installs it), or in the kernel when it came by the fast path.
+class MaskView {
+ public:
+  explicit MaskView(ucontext_t* frame) : frame_(frame) {
+    if (frame_ != nullptr) {
+      mask_ = *FrameMask(frame_);
+    } else {
+      raw::SigProcMask(SIG_BLOCK, nullptr, &mask_);
+    }
+  }
+  uint64_t get() const { return mask_; }
+  long Set(uint64_t mask) {
+    mask_ = mask;
+    if (frame_ != nullptr) {
+      *FrameMask(frame_) = mask;
+      return 0;
+    }
+    return raw::SigProcMask(SIG_SETMASK, &mask, nullptr);
+  }
+
+ private:
+  ucontext_t* frame_;
+  uint64_t mask_ = 0;
+};
+
+// Sends again the owned signals that waited while the program blocked
+// them, now that it takes them.
+void ResendPending(ThreadRecord* record) {
+  uint64_t due = record->program_pending_owned & ~record->program_blocked_owned;
+  if (due == 0) return;
+  record->program_pending_owned &= ~due;
+  for (int signo = 1; signo <= 64; ++signo) {
+    if (due & Bit(signo)) raw::Tgkill(raw::GetPid(), raw::GetTid(), signo);
+  }
+}
+
+}  // namespace
+
+long InstallRuntimeSignalHandlers(bool own_sigtrap) {
+  if (own_sigtrap) g_owned_bits |= Bit(SIGTRAP);
+  for (int signo = 1; signo <= 64; ++signo) {
+    if (IsOwned(signo) && g_program_actions[signo].handler == nullptr) {
+      g_program_actions[signo] = {SIG_DFL, 0, nullptr, 0};
+    }
+  }
+  long result = InstallHandler(SIGSYS, sandbox_sigsys_handler);
+  if (result < 0 || !own_sigtrap) return result;
+  return InstallHandler(SIGTRAP, sandbox_sigtrap_handler);
+}
+
+uint64_t OwnedSignalBits() { return g_owned_bits; }
 
 long HandleRtSigaction(const SyscallContext& call) {
   int signo = static_cast<int>(call.args[0]);
@@ -75,36 +139,28 @@ long HandleRtSigaction(const SyscallContext& call) {
     return -EINVAL;
   }
 
-  if (signo == SIGSYS) {
-    kernel::KernelSigaction previous = g_program_sigsys_action;
-    if (new_action != nullptr) g_program_sigsys_action = *new_action;
+  if (IsOwned(signo)) {
+    kernel::KernelSigaction previous = g_program_actions[signo];
+    if (new_action != nullptr) g_program_actions[signo] = *new_action;
     if (old_action != nullptr) *old_action = previous;
     return 0;
   }
 
   long result;
-  uint64_t signal_bit = signo >= 1 && signo <= 64 ? 1ULL << (signo - 1) : 0;
-  uint64_t had_sigsys =
-      g_sa_mask_had_sigsys.load(std::memory_order_relaxed) & signal_bit;
+  bool valid = signo >= 1 && signo <= 64;
+  uint64_t had_owned =
+      valid ? g_sa_mask_owned[signo].load(std::memory_order_relaxed) : 0;
   if (new_action != nullptr) {
     kernel::KernelSigaction edited = *new_action;
-    bool wants_sigsys = (edited.mask & kSigsysBit) != 0;
-    edited.mask &= ~kSigsysBit;
+    uint64_t wants_owned = edited.mask & g_owned_bits;
+    edited.mask &= ~g_owned_bits;
     result = raw::Syscall(SYS_rt_sigaction, signo, raw::Arg(&edited),
                           call.args[2], call.args[3]);
-    if (result == 0 && signal_bit != 0) {
-      if (wants_sigsys) {
-        g_sa_mask_had_sigsys.fetch_or(signal_bit);
-      } else {
-        g_sa_mask_had_sigsys.fetch_and(~signal_bit);
-      }
-    }
+    if (result == 0 && valid) g_sa_mask_owned[signo].store(wants_owned);
   } else {
     result = RunSyscall(call);
   }
-  if (result == 0 && old_action != nullptr && had_sigsys != 0) {
-    old_action->mask |= kSigsysBit;
-  }
+  if (result == 0 && old_action != nullptr) old_action->mask |= had_owned;
   return result;
 }
 
@@ -116,12 +172,9 @@ long HandleRtSigprocmask(const SyscallContext& call) {
     return -EINVAL;
   }
 
-  // The mask the frame holds is what the kernel restores when the handler
-  // returns, so that is the mask to read and edit.
   ThreadRecord* record = CurrentThreadRecord();
-  uint64_t* frame_mask = FrameMask(call.frame);
-  uint64_t current =
-      *frame_mask | (record->program_blocks_sigsys ? kSigsysBit : 0);
+  MaskView mask(call.frame);
+  uint64_t current = mask.get() | record->program_blocked_owned;
 
   uint64_t requested = current;
   if (set_address != 0) {
@@ -145,21 +198,16 @@ long HandleRtSigprocmask(const SyscallContext& call) {
   if (old_set != nullptr) *old_set = current;
 
   if (set_address != 0) {
-    bool was_blocked = record->program_blocks_sigsys;
-    record->program_blocks_sigsys = (requested & kSigsysBit) != 0;
-    *frame_mask = requested & ~kSigsysBit;
-    if (was_blocked && !record->program_blocks_sigsys &&
-        record->program_sigsys_pending) {
-      // A SIGSYS of the program's waited while it was blocked: send it
-      // again now that the program takes it.
-      record->program_sigsys_pending = false;
-      raw::Tgkill(raw::GetPid(), raw::GetTid(), SIGSYS);
-    }
+    record->program_blocked_owned = requested & g_owned_bits;
+    long result = mask.Set(requested & ~g_owned_bits);
+    if (result < 0) return result;
+    ResendPending(record);
   }
   return 0;
 }
 
 long HandleRtSigreturn(const SyscallContext& call) {
+  if (call.frame == nullptr) RawFatal("rt_sigreturn reached the fast path");
   // The program's restorer made rt_sigreturn outside the allowed range.
   // Resume our frame at a syscall instruction inside the range with the
   // program's stack pointer untouched: the kernel then reads the program's
@@ -171,7 +219,7 @@ long HandleRtSigreturn(const SyscallContext& call) {
 
 long HandleSigaltstack(const SyscallContext& call) {
   long result = RunSyscall(call);
-  if (result == 0 && call.args[0] != 0) {
+  if (result == 0 && call.args[0] != 0 && call.frame != nullptr) {
     // Returning from the handler restores the alternate stack recorded in
     // the frame; record the new one there so the change survives.
     stack_t current;
@@ -221,47 +269,47 @@ long HandleMaskedWait(const SyscallContext& call) {
     if (!CopyMaskFromProgram(mask_address, &mask)) return -EFAULT;
     edited.args[mask_arg] = raw::Arg(&mask);
   }
-  mask &= ~kSigsysBit;
+  mask &= ~g_owned_bits;
   return RunSyscall(edited);
 }
 
-void DeliverProgramSigsys(siginfo_t* info, ucontext_t* frame) {
+void DeliverProgramSignal(int signo, siginfo_t* info, ucontext_t* frame) {
   ThreadRecord* record = CurrentThreadRecord();
-  if (record->program_blocks_sigsys) {
-    record->program_sigsys_pending = true;
+  if (record->program_blocked_owned & Bit(signo)) {
+    record->program_pending_owned |= Bit(signo);
     return;
   }
-  kernel::KernelSigaction action = g_program_sigsys_action;
+  kernel::KernelSigaction action = g_program_actions[signo];
   if (action.handler == SIG_IGN) return;
   if (action.handler == SIG_DFL) {
-    // The default action ends the process with SIGSYS. Hand the signal back
+    // Both owned signals end the process by default. Hand the signal back
     // to the kernel with the default disposition so it does exactly that.
     kernel::KernelSigaction default_action = {SIG_DFL, 0, nullptr, 0};
-    raw::Syscall(SYS_rt_sigaction, SIGSYS, raw::Arg(&default_action), 0,
+    raw::Syscall(SYS_rt_sigaction, signo, raw::Arg(&default_action), 0,
                  kernel::kKernelSigsetSize);
-    raw::Tgkill(raw::GetPid(), raw::GetTid(), SIGSYS);
-    raw::ExitGroup(128 + SIGSYS);  // not reached
+    raw::Tgkill(raw::GetPid(), raw::GetTid(), signo);
+    raw::ExitGroup(128 + signo);  // not reached
   }
   if (action.flags & SA_RESETHAND) {
-    g_program_sigsys_action = {SIG_DFL, 0, nullptr, 0};
+    g_program_actions[signo] = {SIG_DFL, 0, nullptr, 0};
   }
 
   // Run the program's handler with the mask it asked for, as the kernel
-  // would have set it; SIGSYS itself is blocked only in the program's view.
-  uint64_t handler_mask = *FrameMask(frame) | (action.mask & ~kSigsysBit);
+  // would have set it; owned signals are blocked only in its view.
+  uint64_t handler_mask = *FrameMask(frame) | (action.mask & ~g_owned_bits);
   raw::SigProcMask(SIG_SETMASK, &handler_mask, nullptr);
-  bool was_blocked = record->program_blocks_sigsys;
-  if (!(action.flags & SA_NODEFER)) record->program_blocks_sigsys = true;
-  if (action.mask & kSigsysBit) record->program_blocks_sigsys = true;
+  uint64_t was_blocked = record->program_blocked_owned;
+  record->program_blocked_owned |= action.mask & g_owned_bits;
+  if (!(action.flags & SA_NODEFER)) record->program_blocked_owned |= Bit(signo);
 
   if (action.flags & SA_SIGINFO) {
     reinterpret_cast<void (*)(int, siginfo_t*, void*)>(
-        reinterpret_cast<uintptr_t>(action.handler))(SIGSYS, info, frame);
+        reinterpret_cast<uintptr_t>(action.handler))(signo, info, frame);
   } else {
-    reinterpret_cast<void (*)(int)>(action.handler)(SIGSYS);
+    action.handler(signo);
   }
 
-  record->program_blocks_sigsys = was_blocked;
+  record->program_blocked_owned = was_blocked;
   // Returning from the runtime's handler restores the frame's mask.
 }
 

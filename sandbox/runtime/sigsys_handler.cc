@@ -13,11 +13,14 @@
 #include <sys/uio.h>
 #include <ucontext.h>
 
+#include "patches/patch_table.h"
+#include "patches/site_patcher.h"
 #include "sandbox/common/kernel_abi.h"
 #include "sandbox/runtime/raw_log.h"
 #include "sandbox/runtime/raw_syscall.h"
 #include "sandbox/runtime/runtime_state.h"
 #include "sandbox/runtime/trace_format.h"
+#include "trampolines/fast_frame.h"
 
 namespace sandbox {
 
@@ -49,11 +52,12 @@ long ReadProgramMemory(void* dst, uint64_t src, size_t len) {
 
 namespace {
 
-void CountSyscall(long nr) {
+void CountSyscall(long nr, bool via_fast_path) {
   StatsBlock* stats = g_runtime.stats;
   if (stats == nullptr) return;
   stats->syscalls.fetch_add(1, std::memory_order_relaxed);
-  stats->via_signal.fetch_add(1, std::memory_order_relaxed);
+  (via_fast_path ? stats->via_fast_path : stats->via_signal)
+      .fetch_add(1, std::memory_order_relaxed);
   if (nr >= 0 && nr < kSyscallTableSize) {
     stats->per_syscall[nr].fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -63,6 +67,9 @@ void CountSyscall(long nr) {
 
 // Runs or emulates a syscall the policy allows.
 long ExecuteAllowed(const SyscallContext& call) {
+  if (g_runtime.rewriting && NeedsMappingBookkeeping(call.nr, call.args)) {
+    return RunMappingChange(call.nr, call.args);
+  }
   switch (call.nr) {
     case SYS_rt_sigreturn:
       return HandleRtSigreturn(call);
@@ -154,8 +161,8 @@ bool IsCloneFamily(long nr) {
 
 }  // namespace
 
-long DispatchSyscall(const SyscallContext& call) {
-  CountSyscall(call.nr);
+long DispatchSyscall(const SyscallContext& call, bool via_fast_path) {
+  CountSyscall(call.nr, via_fast_path);
   const SyscallRule* rule = g_runtime.policy.RuleFor(call.nr);
   if (rule != nullptr && rule->action == RuleAction::kDeny) {
     FinishSyscall(call, -rule->value);
@@ -187,6 +194,14 @@ void FinishSyscall(const SyscallContext& call, long result) {
   TraceSyscall(call, true, result);
 }
 
+bool RewritingEnabled() { return g_runtime.rewriting; }
+
+void CountRewrittenSite() {
+  if (g_runtime.stats != nullptr) {
+    g_runtime.stats->sites_rewritten.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 long ArmSyscallUserDispatch(volatile char* selector) {
   uintptr_t begin = reinterpret_cast<uintptr_t>(sandbox_gateway_begin);
   uintptr_t end = reinterpret_cast<uintptr_t>(sandbox_gateway_end);
@@ -207,7 +222,7 @@ extern "C" void sandbox_sigsys_handler(int, siginfo_t* info, void* context) {
   // anything else (raise, kill, seccomp) belongs to the program.
   if (info->si_code != kernel::kSysUserDispatch ||
       reinterpret_cast<greg_t>(info->si_call_addr) != regs[REG_RIP]) {
-    DeliverProgramSigsys(info, frame);
+    DeliverProgramSignal(SIGSYS, info, frame);
     return;
   }
   if (static_cast<uint32_t>(info->si_arch) != kernel::kAuditArchX86_64) {
@@ -219,7 +234,30 @@ extern "C" void sandbox_sigsys_handler(int, siginfo_t* info, void* context) {
                          {regs[REG_RDI], regs[REG_RSI], regs[REG_RDX],
                           regs[REG_R10], regs[REG_R8], regs[REG_R9]},
                          frame};
-  regs[REG_RAX] = DispatchSyscall(call);
+  if (g_runtime.rewriting) {
+    MaybeRewriteSite(static_cast<uint64_t>(regs[REG_RIP]), call.nr);
+  }
+  regs[REG_RAX] = DispatchSyscall(call, /*via_fast_path=*/false);
   // The kernel leaves RCX and R11 as the syscall instruction set them (the
   // return address and the flags); the frame already holds exactly that.
+}
+
+// The SIGTRAP handler, installed while sites are rewritten: an int3 that a
+// rewrite left in a site's first byte is the runtime's; anything else is
+// the program's. Async-signal-safe.
+extern "C" void sandbox_sigtrap_handler(int, siginfo_t* info, void* context) {
+  using namespace sandbox;
+  auto* frame = static_cast<ucontext_t*>(context);
+  if (info->si_code == SI_KERNEL && RecoverFromSiteTrap(frame)) return;
+  DeliverProgramSignal(SIGTRAP, info, frame);
+}
+
+// The full dispatch for a rewritten site, entered with the program's
+// extended state already saved. Async-signal-safe.
+extern "C" void sandbox_fast_full_dispatch(SandboxFastFrame* fast) {
+  using namespace sandbox;
+  SyscallContext call = {static_cast<long>(fast->nr), {}, nullptr};
+  for (int i = 0; i < 6; ++i) call.args[i] = static_cast<long>(fast->args[i]);
+  fast->result =
+      static_cast<uint64_t>(DispatchSyscall(call, /*via_fast_path=*/true));
 }

@@ -53,8 +53,8 @@ ThreadRecord* TryReserve() {
       }
       ThreadRecord* record = &g_registry.records[i];
       record->selector = 1;
-      record->program_blocks_sigsys = false;
-      record->program_sigsys_pending = false;
+      record->program_blocked_owned = 0;
+      record->program_pending_owned = 0;
       record->clone_flags = 0;
       return record;
     }
@@ -63,6 +63,12 @@ ThreadRecord* TryReserve() {
 }
 
 }  // namespace
+
+ThreadRecord* ThreadRecordTable() { return g_registry.records; }
+std::atomic<int32_t>* ThreadOwnerTable() { return g_registry.tids; }
+int ThreadTableHighWater() {
+  return g_registry.high_water.load(std::memory_order_acquire);
+}
 
 long InitThreadRegistry() {
   size_t tids_size = sizeof(std::atomic<int32_t>) * kMaxThreads;

@@ -24,12 +24,13 @@ struct ThreadRecord {
   // never needs to flip it, because its own syscalls leave from the
   // gateway.
   volatile char selector;
-  // The program's own view of SIGSYS in its signal mask. The real mask
-  // never blocks SIGSYS (the kernel would kill the thread at the next
-  // dispatch), so the program's wish is kept here.
-  bool program_blocks_sigsys;
-  // A SIGSYS meant for the program arrived while it had SIGSYS blocked.
-  bool program_sigsys_pending;
+  // The runtime-owned signals (SIGSYS, SIGTRAP) that the program wants
+  // blocked. The real mask never blocks them (the kernel would kill the
+  // thread at the next dispatch), so the program's wish is kept here.
+  uint64_t program_blocked_owned;
+  // Owned signals meant for the program that arrived while it blocked
+  // them.
+  uint64_t program_pending_owned;
   // The clone flags the thread was created with (new threads only).
   uint64_t clone_flags;
   // The ucontext a new-stack child resumes, inside `frame`.
@@ -65,9 +66,31 @@ ThreadRecord* FindThreadRecord(int tid);
 // for a thread the runtime does not know (it still blocks, by selector).
 ThreadRecord* CurrentThreadRecord();
 
+// Calls `visit` for the record of every thread the runtime knows.
+template <typename Visit>
+void ForEachThreadRecord(Visit visit);
+
 // In the child of a fork: releases every record but `keep`, since their
 // threads do not exist in this process.
 void ReleaseAllThreadRecordsBut(ThreadRecord* keep);
+
+// --- implementation details below ---
+
+// The table behind ForEachThreadRecord: records, their owners, and one past
+// the highest slot ever used.
+ThreadRecord* ThreadRecordTable();
+std::atomic<int32_t>* ThreadOwnerTable();
+int ThreadTableHighWater();
+
+template <typename Visit>
+void ForEachThreadRecord(Visit visit) {
+  int limit = ThreadTableHighWater();
+  for (int i = 0; i < limit; ++i) {
+    if (ThreadOwnerTable()[i].load(std::memory_order_acquire) > 0) {
+      visit(&ThreadRecordTable()[i]);
+    }
+  }
+}
 
 }  // namespace sandbox
 

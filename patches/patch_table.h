@@ -1,0 +1,87 @@
+// The record of every syscall site the runtime has rewritten.
+//
+// Lookups are lock-free and built general-registers-only, so the fast path
+// and the SIGTRAP recovery can use them; changes are made by one thread at
+// a time, holding the patch lock with all signals blocked.
+#ifndef SANDBOX_PATCHES_PATCH_TABLE_H_
+#define SANDBOX_PATCHES_PATCH_TABLE_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace sandbox {
+
+// Where a site is in its life. A site in kWriting or kRestoring may hold an
+// int3 in its first byte, which a thread that reaches it recovers from.
+enum class SiteState : uint32_t {
+  kFree = 0,       // an unused record
+  kWriting = 1,    // being rewritten into a jump
+  kRewritten = 2,  // jumps to its trampoline
+  kRestoring = 3,  // being put back to `mov $nr, %eax`
+  kRestored = 4,   // holds the original bytes again; trampoline kept
+};
+
+// One rewritten site: `mov $nr, %eax` at `site`, then a syscall.
+struct SiteRecord {
+  std::atomic<uint32_t> state;
+  uint32_t nr;
+  uint64_t site;
+  uint64_t trampoline;
+};
+
+inline constexpr int kMaxSiteRecords = 16384;
+
+// Returns the record for (site, nr) in any state but kFree, or nullptr.
+SiteRecord* FindSiteRecord(uint64_t site, uint32_t nr);
+
+// Returns the record of a site whose first byte may be an int3 right now,
+// or nullptr.
+SiteRecord* FindSiteInTransition(uint64_t site);
+
+// True if some rewritten (or in-transition) site lies in [begin, end).
+bool AnySiteIn(uint64_t begin, uint64_t end);
+
+// True if syscall `nr` with `args` may unmap, move or make writable code
+// that holds rewritten sites, and so must go through RunMappingChange
+// (site_patcher.h).
+bool NeedsMappingBookkeeping(long nr, const long* args);
+
+// Takes a free record; nullptr when the table is full. Lock held.
+SiteRecord* NewSiteRecord(uint64_t site, uint32_t nr, uint64_t trampoline);
+
+// Calls `visit` for every record in [begin, end) that is not free. Lock
+// held.
+template <typename Visit>
+void ForEachSiteIn(uint64_t begin, uint64_t end, Visit visit);
+
+// Tries to take the patch lock for thread `tid`; false if another thread
+// (or this thread, in an outer frame) holds it.
+bool TryLockPatches(int tid);
+// Takes the patch lock, waiting for another thread to let it go.
+void LockPatches(int tid);
+void UnlockPatches();
+
+// --- implementation details below ---
+
+SiteRecord* SiteRecords();
+int SiteRecordCount();
+
+template <typename Visit>
+void ForEachSiteIn(uint64_t begin, uint64_t end, Visit visit) {
+  SiteRecord* records = SiteRecords();
+  int count = SiteRecordCount();
+  for (int i = 0; i < count; ++i) {
+    SiteRecord& record = records[i];
+    if (record.state.load(std::memory_order_acquire) ==
+        static_cast<uint32_t>(SiteState::kFree)) {
+      continue;
+    }
+    // A site's five bytes are what matter: one that starts before `begin`
+    // may still end inside the range.
+    if (record.site + 5 > begin && record.site < end) visit(record);
+  }
+}
+
+}  // namespace sandbox
+
+#endif  // SANDBOX_PATCHES_PATCH_TABLE_H_

@@ -1,0 +1,235 @@
+#include "trampolines/trampoline_builder.h"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <cstring>
+
+#define XBYAK_NO_EXCEPTION
+#include <xbyak/xbyak.h>
+
+#include "trampolines/fast_frame.h"
+#include "trampolines/gateway.h"
+
+extern "C" {
+// Bytes of stack the XSAVE area needs; read by xstate.S.
+__attribute__((visibility("hidden"))) uint64_t sandbox_xsave_area_size = 0;
+void sandbox_call_with_xstate_saved(void* arg, void (*fn)(void*));
+}
+
+namespace sandbox {
+namespace {
+
+// The program's red zone: leaf functions keep data up to 128 bytes below
+// the stack pointer, and a syscall leaves it alone.
+constexpr int kRedZone = 128;
+
+constexpr size_t kEntrySize = 4096;
+constexpr size_t kSlotSize = 64;
+constexpr size_t kPoolSize = 64 * 1024;
+constexpr int kMaxPools = 256;
+// A pool must sit where every trampoline in it is a rel32 jump away from
+// the site: within 2 GiB, less the pool's own size and some slack.
+constexpr int64_t kReach = (1LL << 31) - 2 * static_cast<int64_t>(kPoolSize);
+// Pools are tried at this spacing, outwards from the site.
+constexpr int64_t kPoolProbeStep = 16LL << 20;
+
+struct Pool {
+  uint64_t base;
+  size_t used;
+};
+
+struct TrampolineState {
+  CodeWriter writer = nullptr;
+  uint64_t entry = 0;
+  uint8_t site_template[kSlotSize] = {};
+  size_t template_size = 0;
+  size_t nr_offset = 0;      // the imm32 of `mov $nr, %eax`
+  size_t return_offset = 0;  // the imm64 of `mov $return, %rcx`
+  Pool pools[kMaxPools] = {};
+  int pool_count = 0;
+};
+
+TrampolineState g_state;
+
+long RawMmap(uint64_t hint, size_t len, int prot, int flags) {
+  return sandbox_raw_syscall(SYS_mmap, static_cast<long>(hint),
+                             static_cast<long>(len), prot, flags, -1, 0);
+}
+
+// The shared entry. On entry RSP is the program's less the red zone, EAX
+// holds the number and RCX the return address, which is also the value the
+// syscall instruction leaves in RCX.
+class EntryCode : public Xbyak::CodeGenerator {
+ public:
+  explicit EntryCode(void* buffer) : Xbyak::CodeGenerator(kEntrySize, buffer) {
+    using namespace Xbyak::util;
+    // Build a SandboxFastFrame: flags first (highest address), result last.
+    pushfq();
+    cld();  // compiled code expects the direction flag clear
+    push(rcx);
+    push(r9);
+    push(r8);
+    push(r10);
+    push(rdx);
+    push(rsi);
+    push(rdi);
+    push(rax);
+    push(0);
+    mov(rdi, rsp);
+    push(rbp);
+    mov(rbp, rsp);
+    and_(rsp, -16);
+
+    // The general-registers-only dispatch answers most calls.
+    mov(rax, reinterpret_cast<uint64_t>(&sandbox_fast_dispatch));
+    call(rax);
+    test(eax, eax);
+    jnz("answered");
+    // Anything else runs with the extended state saved around it.
+    lea(rdi, ptr[rbp + 8]);
+    mov(rsi, reinterpret_cast<uint64_t>(&sandbox_fast_full_dispatch));
+    mov(rax, reinterpret_cast<uint64_t>(&sandbox_call_with_xstate_saved));
+    call(rax);
+
+    L("answered");
+    mov(rsp, rbp);
+    pop(rbp);
+    pop(rax);  // the result
+    lea(rsp, ptr[rsp + 8]);
+    pop(rdi);
+    pop(rsi);
+    pop(rdx);
+    pop(r10);
+    pop(r8);
+    pop(r9);
+    pop(rcx);
+    popfq();
+    // R11 gets the flags, as the syscall instruction leaves it.
+    pushfq();
+    pop(r11);
+    lea(rsp, ptr[rsp + kRedZone]);
+    jmp(rcx);
+  }
+};
+
+// The per-site template, with placeholder immediates wide enough to force
+// the long encodings that are then filled in per site.
+class SiteTemplate : public Xbyak::CodeGenerator {
+ public:
+  SiteTemplate(void* buffer, uint64_t entry)
+      : Xbyak::CodeGenerator(kSlotSize, buffer) {
+    using namespace Xbyak::util;
+    lea(rsp, ptr[rsp - kRedZone]);
+    nr_opcode = getSize();
+    mov(eax, 0x7fffffff);
+    return_opcode = getSize();
+    mov(rcx, 0x7fffffffffffffffULL);
+    jmp(ptr[rip]);  // through the slot that follows
+    dq(entry);
+  }
+  size_t nr_opcode = 0;
+  size_t return_opcode = 0;
+};
+
+bool InReach(uint64_t from, uint64_t to) {
+  int64_t distance = static_cast<int64_t>(to - from);
+  return distance < kReach && distance > -kReach;
+}
+
+Pool* PoolNear(uint64_t site) {
+  for (int i = 0; i < g_state.pool_count; ++i) {
+    Pool& pool = g_state.pools[i];
+    if (pool.used + kSlotSize <= kPoolSize && InReach(site, pool.base)) {
+      return &pool;
+    }
+  }
+  if (g_state.pool_count == kMaxPools) return nullptr;
+  // Look for free address space outwards from the site, never replacing
+  // anything mapped there.
+  uint64_t aligned = site & ~static_cast<uint64_t>(kPoolSize - 1);
+  for (int64_t step = 1; step * kPoolProbeStep < kReach; ++step) {
+    for (int64_t sign : {-1, 1}) {
+      uint64_t hint =
+          aligned + static_cast<uint64_t>(sign * step * kPoolProbeStep);
+      long address = RawMmap(hint, kPoolSize, PROT_READ | PROT_EXEC,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
+      if (address < 0) continue;
+      Pool& pool = g_state.pools[g_state.pool_count++];
+      pool.base = static_cast<uint64_t>(address);
+      pool.used = 0;
+      return &pool;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
+                     const char** error) {
+  g_state.writer = writer;
+  sandbox_xsave_area_size = xsave_size + 64;
+
+  // The entry is written while its page is still private to this thread,
+  // then made read-and-execute for good.
+  long page = RawMmap(0, kEntrySize, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS);
+  if (page < 0) {
+    *error = "cannot map the trampoline entry";
+    return false;
+  }
+  void* entry_buffer = reinterpret_cast<void*>(page);
+  EntryCode entry(entry_buffer);
+  if (Xbyak::GetError() != 0 ||
+      sandbox_raw_syscall(SYS_mprotect, page, kEntrySize, PROT_READ | PROT_EXEC,
+                          0, 0, 0) != 0) {
+    *error = "cannot generate the trampoline entry";
+    return false;
+  }
+  g_state.entry = static_cast<uint64_t>(page);
+
+  SiteTemplate site(g_state.site_template, g_state.entry);
+  if (Xbyak::GetError() != 0 || site.getSize() > kSlotSize) {
+    *error = "cannot generate the site trampoline";
+    return false;
+  }
+  // Check the encodings the immediates are filled into: b8 imm32 for the
+  // number and REX.W b9 imm64 for the return address.
+  const uint8_t* code = g_state.site_template;
+  if (code[site.nr_opcode] != 0xb8 || code[site.return_opcode] != 0x48 ||
+      code[site.return_opcode + 1] != 0xb9) {
+    *error = "unexpected trampoline encoding";
+    return false;
+  }
+  g_state.template_size = site.getSize();
+  g_state.nr_offset = site.nr_opcode + 1;
+  g_state.return_offset = site.return_opcode + 2;
+  return true;
+}
+
+uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
+                            uint32_t nr) {
+  Pool* pool = PoolNear(site);
+  if (pool == nullptr) return 0;
+  uint8_t code[kSlotSize];
+  memcpy(code, g_state.site_template, g_state.template_size);
+  memcpy(code + g_state.nr_offset, &nr, sizeof(nr));
+  memcpy(code + g_state.return_offset, &return_address, sizeof(return_address));
+  uint64_t address = pool->base + pool->used;
+  if (!g_state.writer(address, code, g_state.template_size)) return 0;
+  // Slots are never reused: a thread may still be between the first
+  // instructions of a trampoline whose site has since gone.
+  pool->used += kSlotSize;
+  return address;
+}
+
+bool IsTrampolineCode(uint64_t address) {
+  if (address - g_state.entry < kEntrySize) return true;
+  for (int i = 0; i < g_state.pool_count; ++i) {
+    if (address - g_state.pools[i].base < kPoolSize) return true;
+  }
+  return false;
+}
+
+}  // namespace sandbox

@@ -1,0 +1,46 @@
+// The code that rewritten syscall sites jump to, generated with xbyak.
+//
+// A rewritten site `mov $nr, %eax; syscall` becomes `jmp SITE_TRAMPOLINE;
+// syscall`. The per-site trampoline steps below the red zone, loads the
+// number and the return address, and jumps to the one shared entry, which
+// saves the registers the kernel would preserve, calls the runtime, and
+// returns to the instruction after the site's syscall with only RAX, RCX
+// and R11 changed, exactly as the syscall instruction leaves them.
+//
+// The entry and the per-site template are generated once at start-up. A
+// per-site trampoline is a copy of the template with two immediates filled
+// in, written into a pool of executable pages within reach of a rel32 jump
+// from the site. Making one is async-signal-safe.
+#ifndef SANDBOX_TRAMPOLINES_TRAMPOLINE_BUILDER_H_
+#define SANDBOX_TRAMPOLINES_TRAMPOLINE_BUILDER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sandbox {
+
+// Writes `len` bytes of code at `address` in this process, whatever the
+// page's protection (for example through /proc/self/mem). Returns true on
+// success. Async-signal-safe.
+using CodeWriter = bool (*)(uint64_t address, const void* bytes, size_t len);
+
+// Generates the shared entry and the per-site template. Call once, at
+// start-up, before any site is rewritten. `xsave_size` is the size of the
+// XSAVE area for the features the OS enabled (CPUID leaf 0xD). Returns
+// false, with *error set to a static reason, if code cannot be generated.
+bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
+                     const char** error);
+
+// Returns the address of a new trampoline for the site whose syscall
+// instruction ends at `return_address` and that loads `nr`, placed within
+// rel32 reach of `site`, or 0 when no pool in reach has room. Callers
+// serialize calls. Async-signal-safe.
+uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
+                            uint32_t nr);
+
+// True if `address` lies in trampoline or entry code.
+bool IsTrampolineCode(uint64_t address);
+
+}  // namespace sandbox
+
+#endif  // SANDBOX_TRAMPOLINES_TRAMPOLINE_BUILDER_H_
