@@ -1,0 +1,2 @@
+// Placeholder: filled in by the rewrite tests.
+int main() { return 0; }
