@@ -168,7 +168,8 @@ class StatsFile {
         "{\"syscalls\": ", block_->syscalls.load(),
         ", \"via_signal\": ", block_->via_signal.load(),
         ", \"via_fast_path\": ", block_->via_fast_path.load(),
-        ", \"unnamed\": ", block_->out_of_table.load(), ", \"per_syscall\": {");
+        ", \"unnamed\": ", block_->out_of_table.load(),
+        ", \"sites_rewritten\": ", block_->sites_rewritten.load(), ", \"per_syscall\": {");
     for (size_t i = 0; i < counts.size(); ++i) {
       absl::StrAppend(&json, i == 0 ? "" : ", ", "\"", counts[i].second,
                       "\": ", counts[i].first);
