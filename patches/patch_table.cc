@@ -11,6 +11,8 @@
 namespace sandbox {
 namespace {
 
+constexpr uint64_t kPageMask = 4095;
+
 SiteRecord g_records[kMaxSiteRecords];
 std::atomic<int> g_record_count{0};
 // The tid of the thread holding the patch lock, or 0.
@@ -81,9 +83,18 @@ SiteRecord* NewSiteRecord(uint64_t site, uint32_t nr, uint64_t trampoline) {
   return &record;
 }
 
+void AffectedPages(const long* args, uint64_t* begin, uint64_t* end) {
+  // The kernel acts on whole pages: a length that ends mid-page covers the
+  // rest of that page too.
+  *begin = static_cast<uint64_t>(args[0]) & ~kPageMask;
+  *end = (static_cast<uint64_t>(args[0]) + static_cast<uint64_t>(args[1]) +
+          kPageMask) &
+         ~kPageMask;
+}
+
 bool NeedsMappingBookkeeping(long nr, const long* args) {
-  uint64_t begin = static_cast<uint64_t>(args[0]);
-  uint64_t end = begin + static_cast<uint64_t>(args[1]);
+  uint64_t begin, end;
+  AffectedPages(args, &begin, &end);
   switch (nr) {
     case SYS_mprotect:
     case SYS_pkey_mprotect:

@@ -46,6 +46,10 @@ bool AnySiteIn(uint64_t begin, uint64_t end);
 // (site_patcher.h).
 bool NeedsMappingBookkeeping(long nr, const long* args);
 
+// The whole pages that a mapping syscall with `args` (address, length)
+// acts on: [*begin, *end).
+void AffectedPages(const long* args, uint64_t* begin, uint64_t* end);
+
 // Takes a free record; nullptr when the table is full. Lock held.
 SiteRecord* NewSiteRecord(uint64_t site, uint32_t nr, uint64_t trampoline);
 

@@ -294,8 +294,8 @@ bool RecoverFromSiteTrap(ucontext_t* frame) {
 
 long RunMappingChange(long nr, const long* args) {
   PatchLockScope lock(/*wait=*/true);
-  uint64_t begin = static_cast<uint64_t>(args[0]);
-  uint64_t end = begin + static_cast<uint64_t>(args[1]);
+  uint64_t begin, end;
+  AffectedPages(args, &begin, &end);
   // Code that stays mapped (made writable, or moved) gets its own bytes
   // back; code that goes away is only forgotten.
   bool keeps_code =

@@ -63,11 +63,18 @@ sandbox_raw_syscall_int80:
 
 // void sandbox_sigsys_restorer(void): the handler returns here with RSP at
 // its ucontext.
+//
+// Unwinders (libgcc's, which pthread cancellation uses, and gdb) know a
+// signal frame by these exact bytes, the ones glibc's own restorer has:
+// `mov $15, %rax` in its 7-byte form, then `syscall`. They look the return
+// address up less one byte, so a byte outside every function's unwind
+// table comes first.
+        nop
         .globl  sandbox_sigsys_restorer
         .hidden sandbox_sigsys_restorer
         .type   sandbox_sigsys_restorer, @function
 sandbox_sigsys_restorer:
-        movl    $15, %eax       // __NR_rt_sigreturn
+        .byte   0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00  // movq $15, %rax
         syscall
         ud2
         .size   sandbox_sigsys_restorer, . - sandbox_sigsys_restorer

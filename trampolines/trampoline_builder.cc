@@ -14,7 +14,8 @@
 extern "C" {
 // Bytes of stack the XSAVE area needs; read by xstate.S.
 __attribute__((visibility("hidden"))) uint64_t sandbox_xsave_area_size = 0;
-void sandbox_call_with_xstate_saved(void* arg, void (*fn)(void*));
+// The shared entry (fast_entry.S).
+void sandbox_fast_entry();
 }
 
 namespace sandbox {
@@ -24,7 +25,6 @@ namespace {
 // the stack pointer, and a syscall leaves it alone.
 constexpr int kRedZone = 128;
 
-constexpr size_t kEntrySize = 4096;
 constexpr size_t kSlotSize = 64;
 constexpr size_t kPoolSize = 64 * 1024;
 constexpr int kMaxPools = 256;
@@ -56,62 +56,6 @@ long RawMmap(uint64_t hint, size_t len, int prot, int flags) {
   return sandbox_raw_syscall(SYS_mmap, static_cast<long>(hint),
                              static_cast<long>(len), prot, flags, -1, 0);
 }
-
-// The shared entry. On entry RSP is the program's less the red zone, EAX
-// holds the number and RCX the return address, which is also the value the
-// syscall instruction leaves in RCX.
-class EntryCode : public Xbyak::CodeGenerator {
- public:
-  explicit EntryCode(void* buffer) : Xbyak::CodeGenerator(kEntrySize, buffer) {
-    using namespace Xbyak::util;
-    // Build a SandboxFastFrame: flags first (highest address), result last.
-    pushfq();
-    cld();  // compiled code expects the direction flag clear
-    push(rcx);
-    push(r9);
-    push(r8);
-    push(r10);
-    push(rdx);
-    push(rsi);
-    push(rdi);
-    push(rax);
-    push(0);
-    mov(rdi, rsp);
-    push(rbp);
-    mov(rbp, rsp);
-    and_(rsp, -16);
-
-    // The general-registers-only dispatch answers most calls.
-    mov(rax, reinterpret_cast<uint64_t>(&sandbox_fast_dispatch));
-    call(rax);
-    test(eax, eax);
-    jnz("answered");
-    // Anything else runs with the extended state saved around it.
-    lea(rdi, ptr[rbp + 8]);
-    mov(rsi, reinterpret_cast<uint64_t>(&sandbox_fast_full_dispatch));
-    mov(rax, reinterpret_cast<uint64_t>(&sandbox_call_with_xstate_saved));
-    call(rax);
-
-    L("answered");
-    mov(rsp, rbp);
-    pop(rbp);
-    pop(rax);  // the result
-    lea(rsp, ptr[rsp + 8]);
-    pop(rdi);
-    pop(rsi);
-    pop(rdx);
-    pop(r10);
-    pop(r8);
-    pop(r9);
-    pop(rcx);
-    popfq();
-    // R11 gets the flags, as the syscall instruction leaves it.
-    pushfq();
-    pop(r11);
-    lea(rsp, ptr[rsp + kRedZone]);
-    jmp(rcx);
-  }
-};
 
 // The per-site template, with placeholder immediates wide enough to force
 // the long encodings that are then filled in per site.
@@ -171,24 +115,7 @@ bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
   g_state.writer = writer;
   sandbox_xsave_area_size = xsave_size + 64;
 
-  // The entry is written while its page is still private to this thread,
-  // then made read-and-execute for good.
-  long page = RawMmap(0, kEntrySize, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS);
-  if (page < 0) {
-    *error = "cannot map the trampoline entry";
-    return false;
-  }
-  void* entry_buffer = reinterpret_cast<void*>(page);
-  EntryCode entry(entry_buffer);
-  if (Xbyak::GetError() != 0 ||
-      sandbox_raw_syscall(SYS_mprotect, page, kEntrySize, PROT_READ | PROT_EXEC,
-                          0, 0, 0) != 0) {
-    *error = "cannot generate the trampoline entry";
-    return false;
-  }
-  g_state.entry = static_cast<uint64_t>(page);
-
+  g_state.entry = reinterpret_cast<uint64_t>(&sandbox_fast_entry);
   SiteTemplate site(g_state.site_template, g_state.entry);
   if (Xbyak::GetError() != 0 || site.getSize() > kSlotSize) {
     *error = "cannot generate the site trampoline";
@@ -225,7 +152,6 @@ uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
 }
 
 bool IsTrampolineCode(uint64_t address) {
-  if (address - g_state.entry < kEntrySize) return true;
   for (int i = 0; i < g_state.pool_count; ++i) {
     if (address - g_state.pools[i].base < kPoolSize) return true;
   }

@@ -1,16 +1,18 @@
-// The code that rewritten syscall sites jump to, generated with xbyak.
+// The per-site trampolines that rewritten syscall sites jump to, generated
+// with xbyak.
 //
 // A rewritten site `mov $nr, %eax; syscall` becomes `jmp SITE_TRAMPOLINE;
 // syscall`. The per-site trampoline steps below the red zone, loads the
-// number and the return address, and jumps to the one shared entry, which
-// saves the registers the kernel would preserve, calls the runtime, and
-// returns to the instruction after the site's syscall with only RAX, RCX
-// and R11 changed, exactly as the syscall instruction leaves them.
+// number and the return address, and jumps to the one shared entry
+// (fast_entry.S, assembled with its unwind table), which saves the
+// registers the kernel would preserve, calls the runtime, and returns to
+// the instruction after the site's syscall with only RAX, RCX and R11
+// changed, exactly as the syscall instruction leaves them.
 //
-// The entry and the per-site template are generated once at start-up. A
-// per-site trampoline is a copy of the template with two immediates filled
-// in, written into a pool of executable pages within reach of a rel32 jump
-// from the site. Making one is async-signal-safe.
+// The per-site template is generated once at start-up. A per-site
+// trampoline is a copy of it with two immediates filled in, written into a
+// pool of executable pages within reach of a rel32 jump from the site.
+// Making one is async-signal-safe.
 #ifndef SANDBOX_TRAMPOLINES_TRAMPOLINE_BUILDER_H_
 #define SANDBOX_TRAMPOLINES_TRAMPOLINE_BUILDER_H_
 
@@ -24,7 +26,7 @@ namespace sandbox {
 // success. Async-signal-safe.
 using CodeWriter = bool (*)(uint64_t address, const void* bytes, size_t len);
 
-// Generates the shared entry and the per-site template. Call once, at
+// Generates the per-site template. Call once, at
 // start-up, before any site is rewritten. `xsave_size` is the size of the
 // XSAVE area for the features the OS enabled (CPUID leaf 0xD). Returns
 // false, with *error set to a static reason, if code cannot be generated.
@@ -38,7 +40,7 @@ bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
 uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
                             uint32_t nr);
 
-// True if `address` lies in trampoline or entry code.
+// True if `address` lies in a trampoline pool.
 bool IsTrampolineCode(uint64_t address);
 
 }  // namespace sandbox
