@@ -39,16 +39,11 @@ SiteRecord* FindSiteRecord(uint64_t site, uint32_t nr) {
   return nullptr;
 }
 
-SiteRecord* FindSiteInTransition(uint64_t site) {
+SiteRecord* FindSiteAt(uint64_t site) {
   int count = SiteRecordCount();
   for (int i = 0; i < count; ++i) {
     SiteRecord& record = g_records[i];
-    uint32_t state = record.state.load(std::memory_order_acquire);
-    if (record.site == site &&
-        (state == static_cast<uint32_t>(SiteState::kWriting) ||
-         state == static_cast<uint32_t>(SiteState::kRestoring))) {
-      return &record;
-    }
+    if (record.site == site && IsLive(record)) return &record;
   }
   return nullptr;
 }

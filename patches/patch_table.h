@@ -12,7 +12,7 @@
 namespace sandbox {
 
 // Where a site is in its life. A site in kWriting or kRestoring may hold an
-// int3 in its first byte, which a thread that reaches it recovers from.
+// int3 in its first byte.
 enum class SiteState : uint32_t {
   kFree = 0,       // an unused record
   kWriting = 1,    // being rewritten into a jump
@@ -34,9 +34,10 @@ inline constexpr int kMaxSiteRecords = 16384;
 // Returns the record for (site, nr) in any state but kFree, or nullptr.
 SiteRecord* FindSiteRecord(uint64_t site, uint32_t nr);
 
-// Returns the record of a site whose first byte may be an int3 right now,
-// or nullptr.
-SiteRecord* FindSiteInTransition(uint64_t site);
+// Returns a live record at `site` for any number, or nullptr. A thread that
+// met an int3 there may look only after the rewrite has finished, so any
+// state counts.
+SiteRecord* FindSiteAt(uint64_t site);
 
 // True if some rewritten (or in-transition) site lies in [begin, end).
 bool AnySiteIn(uint64_t begin, uint64_t end);

@@ -285,10 +285,11 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
 bool RecoverFromSiteTrap(ucontext_t* frame) {
   greg_t* regs = frame->uc_mcontext.gregs;
   uint64_t site = static_cast<uint64_t>(regs[REG_RIP]) - 1;
-  SiteRecord* record = FindSiteInTransition(site);
-  if (record == nullptr) return false;
-  regs[REG_RAX] = record->nr;
-  regs[REG_RIP] = static_cast<greg_t>(site + kMovSize);
+  if (FindSiteAt(site) == nullptr) return false;
+  // Run the site again from its start: by now it holds either the whole
+  // new instruction, the whole old one, or the int3 still, which brings
+  // the thread back here until the rewriting thread is done.
+  regs[REG_RIP] = static_cast<greg_t>(site);
   return true;
 }
 

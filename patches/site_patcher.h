@@ -34,7 +34,7 @@ const char* InitSitePatcher();
 void MaybeRewriteSite(uint64_t syscall_end, long nr);
 
 // Handles a SIGTRAP raised by an int3 the rewriting left in a site's first
-// byte: sends the thread on as `mov $nr, %eax` would. Returns false if the
+// byte: sends the thread back to the site's start. Returns false if the
 // trap is not the runtime's.
 bool RecoverFromSiteTrap(ucontext_t* frame);
 

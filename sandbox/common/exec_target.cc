@@ -64,6 +64,18 @@ const char* WhyUnreachable(RawSyscallFn sys, int dirfd, const char* path,
     }
   }
 
+  // File capabilities make the exec secure for anyone but root, and the
+  // loader then ignores LD_PRELOAD too.
+  if (sys(SYS_geteuid, 0, 0, 0, 0, 0, 0) != 0) {
+    char capability[64];
+    if (sys(SYS_fgetxattr, fd.get(),
+            reinterpret_cast<long>("security.capability"),
+            reinterpret_cast<long>(capability), sizeof(capability), 0, 0) > 0) {
+      return "has file capabilities, and the loader ignores LD_PRELOAD for "
+             "it";
+    }
+  }
+
   unsigned char header[256];
   long got = sys(SYS_pread64, fd.get(), reinterpret_cast<long>(header),
                  sizeof(header), 0, 0, 0);

@@ -13,10 +13,10 @@ using RawSyscallFn = long (*)(long nr, long a1, long a2, long a3, long a4,
 
 // Returns why the program at `path` (relative to `dirfd`, with execveat's
 // AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW in `at_flags`) would run without the
-// runtime: statically linked, 32-bit, or set-id so that the loader ignores
-// LD_PRELOAD. A #! script is judged by its interpreter. Returns nullptr when
-// the runtime can reach it, or when the file cannot be read, in which case
-// the exec fails on its own.
+// runtime: statically linked, 32-bit, or set-id or file-capable so that the
+// loader ignores LD_PRELOAD. A #! script is judged by its interpreter. Returns
+// nullptr when the runtime can reach it, or when the file cannot be read, in
+// which case the exec fails on its own.
 const char* WhyUnreachableByPreload(RawSyscallFn sys, int dirfd,
                                     const char* path, int at_flags);
 

@@ -25,6 +25,7 @@ bool HasOwnHandling(long nr) {
     case SYS_rt_sigaction:
     case SYS_rt_sigprocmask:
     case SYS_sigaltstack:
+    case SYS_rt_sigpending:
     case SYS_rt_sigsuspend:
     case SYS_ppoll:
     case SYS_pselect6:

@@ -23,6 +23,7 @@ namespace sandbox {
 namespace {
 
 constexpr char kExecTraceEnvVar[] = "SANDBOX_EXEC_TRACE";
+constexpr char kSignalsEnvVar[] = "SANDBOX_SIGNALS";
 
 void CopyEnvEntry(char* out, std::string_view name, std::string_view value) {
   if (name.size() + 1 + value.size() + 1 > kEnvEntryMax) {
@@ -71,6 +72,7 @@ void HideRuntimeEnvironment() {
   }
   unsetenv(kExecTraceEnvVar);
   unsetenv(kPolicyEnvVar);
+  unsetenv(kSignalsEnvVar);
 
   const char* preload = getenv("LD_PRELOAD");
   if (preload == nullptr) return;
@@ -119,7 +121,6 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   ClaimThreadRecord(main_record, raw::GetTid());
 
   MapStats();
-  HideRuntimeEnvironment();
 
   if (g_runtime.policy.mode != InterceptMode::kSignal) {
     const char* unavailable = InitSitePatcher();
@@ -134,7 +135,18 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   }
 
   status = InstallRuntimeSignalHandlers(RewritingEnabled());
-  if (status < 0) RawFatal("cannot install the SIGSYS handler", status);
+  if (status < 0)
+    RawFatal("cannot install the runtime's signal handlers", status);
+  // What the program before the exec wanted of the runtime's own signals.
+  if (const char* inherited = getenv(kSignalsEnvVar)) {
+    char* rest = nullptr;
+    uint64_t ignored = strtoull(inherited, &rest, 16);
+    uint64_t blocked =
+        rest != nullptr && *rest == ',' ? strtoull(rest + 1, nullptr, 16) : 0;
+    AdoptInheritedSignalState(ignored, blocked);
+  }
+  // The variables are hidden only now: the steps above read them.
+  HideRuntimeEnvironment();
   status = ArmSyscallUserDispatch(&main_record->selector);
   if (status < 0) {
     RawFatal(

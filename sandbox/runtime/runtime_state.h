@@ -57,6 +57,13 @@ long InstallRuntimeSignalHandlers(bool own_sigtrap);
 // The signals the runtime keeps for itself, as a kernel sigset.
 uint64_t OwnedSignalBits();
 
+// The owned signals the program has set to SIG_IGN, which an exec keeps.
+uint64_t IgnoredOwnedSignals();
+
+// At start-up after an exec: the owned signals the program had ignored and
+// blocked before it, which the kernel keeps for any other signal.
+void AdoptInheritedSignalState(uint64_t ignored, uint64_t blocked);
+
 // True when syscall sites are being rewritten (modes auto and rewrite).
 bool RewritingEnabled();
 
@@ -73,6 +80,10 @@ void CountRewrittenSite();
 // risking a fault: process_vm_readv on the process itself fails with EFAULT
 // where a load would crash. Returns true on success. Async-signal-safe.
 bool CopyFromProgram(void* dst, uint64_t src, size_t len);
+
+// Copies `len` bytes to the program's memory at `dst` without risking a
+// fault (process_vm_writev). Returns true on success. Async-signal-safe.
+bool CopyToProgram(uint64_t dst, const void* src, size_t len);
 
 // Like CopyFromProgram, but copies what it can up to the first unreadable
 // page: returns the bytes copied or -errno, as a MemoryReader.
@@ -97,6 +108,7 @@ long HandleRtSigaction(const SyscallContext& call);
 long HandleRtSigprocmask(const SyscallContext& call);
 long HandleRtSigreturn(const SyscallContext& call);
 long HandleSigaltstack(const SyscallContext& call);
+long HandleRtSigpending(const SyscallContext& call);
 long HandleMaskedWait(const SyscallContext& call);
 
 // Delivers an owned signal that is the program's own (not the runtime's

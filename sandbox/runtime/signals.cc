@@ -131,18 +131,61 @@ long InstallRuntimeSignalHandlers(bool own_sigtrap) {
 
 uint64_t OwnedSignalBits() { return g_owned_bits; }
 
+uint64_t IgnoredOwnedSignals() {
+  uint64_t ignored = 0;
+  for (int signo = 1; signo <= 64; ++signo) {
+    if (IsOwned(signo) && g_program_actions[signo].handler == SIG_IGN) {
+      ignored |= Bit(signo);
+    }
+  }
+  return ignored;
+}
+
+void AdoptInheritedSignalState(uint64_t ignored, uint64_t blocked) {
+  for (int signo = 1; signo <= 64; ++signo) {
+    if (IsOwned(signo) && (ignored & Bit(signo))) {
+      g_program_actions[signo] = {SIG_IGN, 0, nullptr, 0};
+    }
+  }
+  CurrentThreadRecord()->program_blocked_owned = blocked & g_owned_bits;
+}
+
+long HandleRtSigpending(const SyscallContext& call) {
+  if (call.args[1] != static_cast<long>(kernel::kKernelSigsetSize)) {
+    return RunSyscall(call);
+  }
+  uint64_t pending = 0;
+  long result = raw::Syscall(SYS_rt_sigpending, raw::Arg(&pending),
+                             kernel::kKernelSigsetSize);
+  if (result < 0) return result;
+  // Owned signals the program blocked wait in the runtime, not the kernel.
+  pending |= CurrentThreadRecord()->program_pending_owned;
+  if (!CopyToProgram(call.args[0], &pending, sizeof(pending))) return -EFAULT;
+  return 0;
+}
+
 long HandleRtSigaction(const SyscallContext& call) {
   int signo = static_cast<int>(call.args[0]);
-  auto* new_action = reinterpret_cast<kernel::KernelSigaction*>(call.args[1]);
-  auto* old_action = reinterpret_cast<kernel::KernelSigaction*>(call.args[2]);
+  long new_address = call.args[1];
+  long old_address = call.args[2];
   if (call.args[3] != static_cast<long>(kernel::kKernelSigsetSize)) {
     return -EINVAL;
+  }
+  // Program memory is read and written so that a bad pointer gives EFAULT,
+  // as the kernel would, rather than a fault in the handler.
+  kernel::KernelSigaction requested;
+  if (new_address != 0 &&
+      !CopyFromProgram(&requested, new_address, sizeof(requested))) {
+    return -EFAULT;
   }
 
   if (IsOwned(signo)) {
     kernel::KernelSigaction previous = g_program_actions[signo];
-    if (new_action != nullptr) g_program_actions[signo] = *new_action;
-    if (old_action != nullptr) *old_action = previous;
+    if (old_address != 0 &&
+        !CopyToProgram(old_address, &previous, sizeof(previous))) {
+      return -EFAULT;
+    }
+    if (new_address != 0) g_program_actions[signo] = requested;
     return 0;
   }
 
@@ -150,8 +193,8 @@ long HandleRtSigaction(const SyscallContext& call) {
   bool valid = signo >= 1 && signo <= 64;
   uint64_t had_owned =
       valid ? g_sa_mask_owned[signo].load(std::memory_order_relaxed) : 0;
-  if (new_action != nullptr) {
-    kernel::KernelSigaction edited = *new_action;
+  if (new_address != 0) {
+    kernel::KernelSigaction edited = requested;
     uint64_t wants_owned = edited.mask & g_owned_bits;
     edited.mask &= ~g_owned_bits;
     result = raw::Syscall(SYS_rt_sigaction, signo, raw::Arg(&edited),
@@ -160,14 +203,21 @@ long HandleRtSigaction(const SyscallContext& call) {
   } else {
     result = RunSyscall(call);
   }
-  if (result == 0 && old_action != nullptr) old_action->mask |= had_owned;
+  if (result == 0 && old_address != 0 && had_owned != 0) {
+    // The kernel wrote the old action; add back what it was never told.
+    kernel::KernelSigaction old;
+    if (CopyFromProgram(&old, old_address, sizeof(old))) {
+      old.mask |= had_owned;
+      CopyToProgram(old_address, &old, sizeof(old));
+    }
+  }
   return result;
 }
 
 long HandleRtSigprocmask(const SyscallContext& call) {
   int how = static_cast<int>(call.args[0]);
   long set_address = call.args[1];
-  auto* old_set = reinterpret_cast<uint64_t*>(call.args[2]);
+  long old_set = call.args[2];
   if (call.args[3] != static_cast<long>(kernel::kKernelSigsetSize)) {
     return -EINVAL;
   }
@@ -195,7 +245,9 @@ long HandleRtSigprocmask(const SyscallContext& call) {
     }
     requested &= ~kUnblockableBits;
   }
-  if (old_set != nullptr) *old_set = current;
+  if (old_set != 0 && !CopyToProgram(old_set, &current, sizeof(current))) {
+    return -EFAULT;
+  }
 
   if (set_address != 0) {
     record->program_blocked_owned = requested & g_owned_bits;

@@ -40,6 +40,13 @@ bool CopyFromProgram(void* dst, uint64_t src, size_t len) {
   return CopyWithProcessVm(dst, src, len) == static_cast<long>(len);
 }
 
+bool CopyToProgram(uint64_t dst, const void* src, size_t len) {
+  struct iovec local = {const_cast<void*>(src), len};
+  struct iovec remote = {reinterpret_cast<void*>(dst), len};
+  return raw::Syscall(SYS_process_vm_writev, g_runtime.pid, raw::Arg(&local), 1,
+                      raw::Arg(&remote), 1, 0) == static_cast<long>(len);
+}
+
 long ReadProgramMemory(void* dst, uint64_t src, size_t len) {
   long copied = CopyWithProcessVm(dst, src, len);
   if (copied != -EFAULT || len <= 1) return copied;
@@ -79,6 +86,8 @@ long ExecuteAllowed(const SyscallContext& call) {
       return HandleRtSigprocmask(call);
     case SYS_sigaltstack:
       return HandleSigaltstack(call);
+    case SYS_rt_sigpending:
+      return HandleRtSigpending(call);
     case SYS_rt_sigsuspend:
     case SYS_ppoll:
     case SYS_pselect6:

@@ -1,2 +1,433 @@
-// Placeholder: filled in by the rewrite tests.
-int main() { return 0; }
+// Generates syscall sites at run time, the way JIT compilers and loaders
+// do, changes them in place, and checks after every step that each site
+// answers as the syscall it now holds, that /proc/self/maps shows the page
+// with exactly the protection the program gave it, and that the bytes the
+// program reads back where it may write are its own. Each site is
+// `mov $nr, %eax; syscall; ret`, the shape the runtime rewrites.
+//
+//   rwx                 a site on a read-write-execute page, changed in place
+//   wx                  a site on a W^X page: written RW, run RX, changed RW
+//   remap               pages unmapped, replaced with MAP_FIXED, and moved
+//   unaligned           the same through calls whose length is not a
+//                       multiple of the page size
+//   dlopen LIB1 LIB2    libraries whose `site_call` makes getppid (LIB1) or
+//                       getpid (LIB2), loaded, unloaded and loaded again
+//
+// Every step prints one line; the exit status is 0 only if all were right.
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr int kRuns = 1000;
+constexpr uint8_t kNrGetppid = 110;
+constexpr uint8_t kNrGetpid = 39;
+constexpr uint8_t kNrGetuid = 102;
+constexpr int kSiteSize = 8;  // mov (5), syscall (2), ret (1)
+
+int g_failures = 0;
+
+void WriteSite(uint8_t* at, uint32_t nr) {
+  at[0] = 0xb8;
+  memcpy(at + 1, &nr, sizeof(nr));
+  at[5] = 0x0f;
+  at[6] = 0x05;
+  at[7] = 0xc3;
+}
+
+// Changes only the four immediate bytes of the mov at `at`.
+void WriteImmediate(uint8_t* at, uint32_t nr) { memcpy(at + 1, &nr, 4); }
+
+bool SiteIs(const uint8_t* at, uint32_t nr) {
+  uint8_t expected[kSiteSize];
+  WriteSite(expected, nr);
+  return memcmp(at, expected, kSiteSize) == 0;
+}
+
+// What the syscall `nr` answers in RAX, asked without a rewritable site
+// (libc's syscall() moves the number from a register).
+long Expected(uint32_t nr) {
+  long result = syscall(nr);
+  return result == -1 ? -errno : result;
+}
+
+// The permissions column of /proc/self/maps for the mapping holding
+// `address`, e.g. "r-xp", or "none".
+std::string PermsOf(const void* address) {
+  FILE* maps = fopen("/proc/self/maps", "r");
+  if (maps == nullptr) return "unreadable";
+  uintptr_t target = reinterpret_cast<uintptr_t>(address);
+  char line[512];
+  std::string perms = "none";
+  while (fgets(line, sizeof(line), maps) != nullptr) {
+    unsigned long begin, end;
+    char field[8];
+    if (sscanf(line, "%lx-%lx %7s", &begin, &end, field) != 3) continue;
+    if (target >= begin && target < end) {
+      perms = field;
+      break;
+    }
+  }
+  fclose(maps);
+  return perms;
+}
+
+// Runs the site at `at` kRuns times; returns how many answered `nr`.
+int Run(const uint8_t* at, uint32_t nr) {
+  using Site = long (*)();
+  auto site = reinterpret_cast<Site>(reinterpret_cast<uintptr_t>(at));
+  long expected = Expected(nr);
+  int right = 0;
+  for (int i = 0; i < kRuns; ++i) right += site() == expected;
+  return right;
+}
+
+// Prints one step: its name, the page's permissions (which must be
+// `perms`), whether the bytes read back are the site for `bytes_nr` (when
+// nonzero), and how many of kRuns runs answered `run_nr` (when nonzero).
+void Step(const char* name, const uint8_t* at, const char* perms,
+          uint32_t bytes_nr, uint32_t run_nr) {
+  std::string seen = PermsOf(at);
+  bool ok = seen == perms;
+  printf("%s: perms=%s", name, seen.c_str());
+  if (bytes_nr != 0) {
+    bool bytes_ok = SiteIs(at, bytes_nr);
+    ok &= bytes_ok;
+    printf(" bytes=%s", bytes_ok ? "own" : "changed");
+  }
+  if (run_nr != 0) {
+    int right = Run(at, run_nr);
+    ok &= right == kRuns;
+    printf(" right=%d/%d", right, kRuns);
+  }
+  printf("\n");
+  if (!ok) ++g_failures;
+}
+
+uint8_t* MapPages(size_t pages, int prot) {
+  void* page =
+      mmap(nullptr, pages * kPage, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) {
+    perror("mmap");
+    exit(1);
+  }
+  return static_cast<uint8_t*>(page);
+}
+
+bool Protect(void* at, size_t len, int prot) {
+  if (mprotect(at, len, prot) == 0) return true;
+  perror("mprotect");
+  ++g_failures;
+  return false;
+}
+
+constexpr int kRX = PROT_READ | PROT_EXEC;
+constexpr int kRW = PROT_READ | PROT_WRITE;
+constexpr int kRWX = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+// A site on a page that stays writable and executable.
+void Rwx() {
+  uint8_t* page = MapPages(1, kRWX);
+  uint8_t* site = page + 64;
+  WriteSite(site, kNrGetppid);
+  Step("rwx getppid", site, "rwxp", kNrGetppid, kNrGetppid);
+  WriteSite(site, kNrGetpid);
+  Step("rwx whole mov to getpid", site, "rwxp", kNrGetpid, kNrGetpid);
+  WriteImmediate(site, kNrGetppid);
+  Step("rwx immediate to getppid", site, "rwxp", kNrGetppid, kNrGetppid);
+  WriteImmediate(site, kNrGetuid);
+  Step("rwx immediate to getuid", site, "rwxp", kNrGetuid, kNrGetuid);
+  munmap(page, kPage);
+}
+
+// A site on a W^X page, and one that straddles two pages of which only
+// the second is made writable again.
+void WriteXorExecute() {
+  uint8_t* page = MapPages(1, kRW);
+  uint8_t* site = page + 128;
+  WriteSite(site, kNrGetppid);
+  Step("wx written", site, "rw-p", kNrGetppid, 0);
+  Protect(page, kPage, kRX);
+  Step("wx executable", site, "r-xp", kNrGetppid, kNrGetppid);
+
+  // The whole mov is replaced.
+  Protect(page, kPage, kRW);
+  Step("wx writable again", site, "rw-p", kNrGetppid, 0);
+  WriteSite(site, kNrGetpid);
+  Protect(page, kPage, kRX);
+  Step("wx whole mov to getpid", site, "r-xp", kNrGetpid, kNrGetpid);
+
+  // Only the immediate is replaced.
+  Protect(page, kPage, kRW);
+  Step("wx writable third time", site, "rw-p", kNrGetpid, 0);
+  WriteImmediate(site, kNrGetppid);
+  Protect(page, kPage, kRX);
+  Step("wx immediate to getppid", site, "r-xp", kNrGetppid, kNrGetppid);
+
+  // Straight from RX to RWX, changed, run while RWX, then RX again.
+  Protect(page, kPage, kRWX);
+  Step("wx to rwx", site, "rwxp", kNrGetppid, 0);
+  WriteImmediate(site, kNrGetuid);
+  Step("wx immediate to getuid while rwx", site, "rwxp", kNrGetuid, kNrGetuid);
+  Protect(page, kPage, kRX);
+  Step("wx rwx back to rx", site, "r-xp", kNrGetuid, kNrGetuid);
+  munmap(page, kPage);
+
+  // The mov's first three bytes on one page, the rest on the next; only
+  // the second page becomes writable, and the program changes the byte of
+  // the immediate that lies there (getppid becomes 0x1006e: ENOSYS).
+  uint8_t* pages = MapPages(2, kRW);
+  uint8_t* straddling = pages + kPage - 3;
+  WriteSite(straddling, kNrGetppid);
+  Protect(pages, 2 * kPage, kRX);
+  Step("straddling executable", straddling, "r-xp", kNrGetppid, kNrGetppid);
+  Protect(pages + kPage, kPage, kRW);
+  bool tail_own = pages[kPage] == 0 && pages[kPage + 1] == 0 &&
+                  pages[kPage + 2] == 0x0f && pages[kPage + 3] == 0x05;
+  printf("straddling second page writable: perms=%s,%s tail=%s\n",
+         PermsOf(pages).c_str(), PermsOf(pages + kPage).c_str(),
+         tail_own ? "own" : "changed");
+  if (!tail_own) ++g_failures;
+  pages[kPage] = 0x01;
+  Protect(pages + kPage, kPage, kRX);
+  Step("straddling immediate to 0x1006e", straddling, "r-xp", 0x1006e, 0x1006e);
+  munmap(pages, 2 * kPage);
+}
+
+// Pages whose code goes away: unmapped and mapped afresh at the same
+// address, replaced by MAP_FIXED without an unmap, and moved by mremap.
+void Remap() {
+  uint8_t* page = MapPages(1, kRW);
+  uint8_t* site = page + 256;
+  WriteSite(site, kNrGetppid);
+  Protect(page, kPage, kRX);
+  Step("remap first code", site, "r-xp", kNrGetppid, kNrGetppid);
+
+  // Unmapped, then fresh code at the same address.
+  munmap(page, kPage);
+  void* again =
+      mmap(page, kPage, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (again != page) {
+    perror("mmap MAP_FIXED");
+    exit(1);
+  }
+  bool zero = true;
+  for (size_t i = 0; i < kPage; ++i) zero &= page[i] == 0;
+  printf("remap fresh page: perms=%s zero=%d\n", PermsOf(page).c_str(), zero);
+  if (!zero) ++g_failures;
+  WriteSite(site, kNrGetpid);
+  Protect(page, kPage, kRX);
+  Step("remap fresh code getpid", site, "r-xp", kNrGetpid, kNrGetpid);
+  // Nothing of the first code may come back when the page turns writable.
+  Protect(page, kPage, kRW);
+  Step("remap fresh code writable", site, "rw-p", kNrGetpid, 0);
+
+  // Replaced by MAP_FIXED while its code is live.
+  Protect(page, kPage, kRX);
+  Step("remap before replacing", site, "r-xp", kNrGetpid, kNrGetpid);
+  again =
+      mmap(page, kPage, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (again != page) {
+    perror("mmap MAP_FIXED");
+    exit(1);
+  }
+  WriteSite(site, kNrGetuid);
+  Step("remap replaced", site, "rw-p", kNrGetuid, 0);
+  Protect(page, kPage, kRX);
+  Step("remap replaced code getuid", site, "r-xp", kNrGetuid, kNrGetuid);
+  Protect(page, kPage, kRW);
+  Step("remap replaced code writable", site, "rw-p", kNrGetuid, 0);
+
+  // Code from a file mapped straight over live code, read-and-execute
+  // from the start, as a loader maps a library.
+  Protect(page, kPage, kRX);
+  Step("remap before file", site, "r-xp", kNrGetuid, kNrGetuid);
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "jit_sites", 0));
+  uint8_t file_page[kPage] = {};
+  WriteSite(file_page + 256, kNrGetppid);
+  if (fd < 0 || write(fd, file_page, kPage) != static_cast<ssize_t>(kPage)) {
+    perror("memfd");
+    exit(1);
+  }
+  again = mmap(page, kPage, kRX, MAP_PRIVATE | MAP_FIXED, fd, 0);
+  close(fd);
+  if (again != page) {
+    perror("mmap file MAP_FIXED");
+    exit(1);
+  }
+  Step("remap file code getppid", site, "r-xp", kNrGetppid, kNrGetppid);
+  Protect(page, kPage, kRW);
+  Step("remap file code writable", site, "rw-p", kNrGetppid, 0);
+
+  // Moved while its code is live: the new place holds the program's bytes.
+  Protect(page, kPage, kRX);
+  Step("remap before move", site, "r-xp", kNrGetppid, kNrGetppid);
+  uint8_t* target = MapPages(1, PROT_NONE);
+  void* moved =
+      mremap(page, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  if (moved != target) {
+    perror("mremap");
+    exit(1);
+  }
+  Step("remap moved", target + 256, "r-xp", kNrGetppid, kNrGetppid);
+  Protect(target, kPage, kRW);
+  Step("remap moved writable", target + 256, "rw-p", kNrGetppid, 0);
+  munmap(target, kPage);
+}
+
+// The kernel rounds the length of mprotect, munmap and mmap up to whole
+// pages: a call whose length ends before a site still reaches it.
+void UnalignedLengths() {
+  uint8_t* page = MapPages(1, kRW);
+  uint8_t* site = page + 128;
+  WriteSite(site, kNrGetppid);
+  Protect(page, kPage, kRX);
+  Step("unaligned executable", site, "r-xp", kNrGetppid, kNrGetppid);
+  // Writable by a call whose 16 bytes end before the site.
+  Protect(page, 16, kRW);
+  Step("unaligned mprotect 16 bytes writable", site, "rw-p", kNrGetppid, 0);
+  WriteSite(site, kNrGetpid);
+  Protect(page, 16, kRX);
+  Step("unaligned whole mov to getpid", site, "r-xp", kNrGetpid, kNrGetpid);
+
+  // Unmapped by a call whose 100 bytes end before the site, then fresh
+  // code at the same address (taken as a loader takes free space, without
+  // MAP_FIXED) that has no site where the old one was.
+  munmap(page, 100);
+  void* again = mmap(page, kPage, kRW,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (again != page) {
+    perror("mmap MAP_FIXED");
+    exit(1);
+  }
+  memset(site, 0x90, kSiteSize);  // nops where the old site was
+  WriteSite(site + kSiteSize, kNrGetuid);
+  Protect(page, kPage, kRX);
+  Step("unaligned munmap fresh code getuid", site + kSiteSize, "r-xp",
+       kNrGetuid, kNrGetuid);
+  Protect(page, kPage, kRW);
+  bool nops = true;
+  for (int i = 0; i < kSiteSize; ++i) nops &= site[i] == 0x90;
+  printf("unaligned munmap old place: perms=%s bytes=%s\n",
+         PermsOf(site).c_str(), nops ? "own" : "changed");
+  if (!nops) ++g_failures;
+  Step("unaligned munmap fresh code writable", site + kSiteSize, "rw-p",
+       kNrGetuid, 0);
+
+  // Replaced by a MAP_FIXED mapping of 100 bytes, with the same kind of
+  // fresh code.
+  Protect(page, kPage, kRX);
+  Step("unaligned before replacing", site + kSiteSize, "r-xp", kNrGetuid,
+       kNrGetuid);
+  again = mmap(page, 100, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (again != page) {
+    perror("mmap MAP_FIXED");
+    exit(1);
+  }
+  memset(site, 0x90, 2 * kSiteSize);
+  WriteSite(site + 2 * kSiteSize, kNrGetpid);
+  Protect(page, kPage, kRX);
+  Step("unaligned mmap fresh code getpid", site + 2 * kSiteSize, "r-xp",
+       kNrGetpid, kNrGetpid);
+  Protect(page, kPage, kRW);
+  nops = true;
+  for (int i = 0; i < 2 * kSiteSize; ++i) nops &= site[i] == 0x90;
+  printf("unaligned mmap old places: perms=%s bytes=%s\n",
+         PermsOf(site).c_str(), nops ? "own" : "changed");
+  if (!nops) ++g_failures;
+  munmap(page, kPage);
+}
+
+using SiteCall = long (*)();
+
+struct Loaded {
+  void* handle = nullptr;
+  SiteCall call = nullptr;
+  uintptr_t base = 0;
+};
+
+Loaded Load(const char* path) {
+  Loaded loaded;
+  loaded.handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (loaded.handle == nullptr) {
+    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    exit(1);
+  }
+  loaded.call = reinterpret_cast<SiteCall>(dlsym(loaded.handle, "site_call"));
+  Dl_info info;
+  if (loaded.call == nullptr ||
+      dladdr(reinterpret_cast<void*>(loaded.call), &info) == 0) {
+    fprintf(stderr, "no site_call in %s\n", path);
+    exit(1);
+  }
+  loaded.base = reinterpret_cast<uintptr_t>(info.dli_fbase);
+  return loaded;
+}
+
+// Loads `path`, checks kRuns calls answer `nr`, and unloads it. Returns
+// where it was loaded.
+uintptr_t LoadRunUnload(const char* name, const char* path, uint32_t nr) {
+  Loaded loaded = Load(path);
+  long expected = Expected(nr);
+  int right = 0;
+  for (int i = 0; i < kRuns; ++i) right += loaded.call() == expected;
+  std::string perms = PermsOf(reinterpret_cast<void*>(loaded.call));
+  printf("%s: perms=%s right=%d/%d\n", name, perms.c_str(), right, kRuns);
+  if (right != kRuns || perms != "r-xp") ++g_failures;
+  dlclose(loaded.handle);
+  return loaded.base;
+}
+
+void Dlopen(const char* getppid_lib, const char* getpid_lib) {
+  uintptr_t first = LoadRunUnload("dlopen first", getppid_lib, kNrGetppid);
+  uintptr_t second = LoadRunUnload("dlopen again", getppid_lib, kNrGetppid);
+  // The other library, most likely where the first one was.
+  uintptr_t other = LoadRunUnload("dlopen other", getpid_lib, kNrGetpid);
+
+  // The old place taken, so the library has to go elsewhere.
+  void* blocker =
+      mmap(reinterpret_cast<void*>(first), kPage, PROT_NONE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  uintptr_t moved = LoadRunUnload("dlopen moved", getppid_lib, kNrGetppid);
+  printf("dlopen: blocked=%d moved=%d\n", blocker != MAP_FAILED,
+         moved != first);
+  if (blocker == MAP_FAILED || moved == first) ++g_failures;
+  // Where the loader put the others is its own business; printed for the
+  // record only.
+  fprintf(stderr, "bases: %lx %lx %lx %lx\n", static_cast<unsigned long>(first),
+          static_cast<unsigned long>(second), static_cast<unsigned long>(other),
+          static_cast<unsigned long>(moved));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "rwx") {
+    Rwx();
+  } else if (mode == "wx") {
+    WriteXorExecute();
+  } else if (mode == "remap") {
+    Remap();
+  } else if (mode == "unaligned") {
+    UnalignedLengths();
+  } else if (mode == "dlopen" && argc == 4) {
+    Dlopen(argv[2], argv[3]);
+  } else {
+    fprintf(stderr, "usage: %s rwx|wx|remap|unaligned|dlopen LIB1 LIB2\n",
+            argv[0]);
+    return 2;
+  }
+  printf("failures=%d\n", g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
