@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -45,8 +47,12 @@ struct LaunchError {
   std::string message;
 };
 
+// A file to remove if the launcher ends early (the statistics file).
+std::string g_remove_on_exit;
+
 [[noreturn]] void Die(const LaunchError& error) {
   fprintf(stderr, "sandbox: %s\n", error.message.c_str());
+  if (!g_remove_on_exit.empty()) unlink(g_remove_on_exit.c_str());
   exit(error.exit_status);
 }
 
@@ -130,6 +136,9 @@ class StatsFile {
       Die({kExitSandboxFailure,
            absl::StrCat("cannot create ", path_, ": ", strerror(errno))});
     }
+    g_remove_on_exit = path_;
+    // Writable by all: the program may drop its privileges and still count.
+    fchmod(fd, 0666);
     if (ftruncate(fd, sizeof(StatsBlock)) != 0) {
       Die({kExitSandboxFailure, "cannot size the statistics file"});
     }
@@ -145,6 +154,7 @@ class StatsFile {
   ~StatsFile() {
     munmap(block_, sizeof(StatsBlock));
     unlink(path_.c_str());
+    g_remove_on_exit.clear();
   }
   StatsFile(const StatsFile&) = delete;
   StatsFile& operator=(const StatsFile&) = delete;
@@ -164,12 +174,13 @@ class StatsFile {
     std::sort(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
-    std::string json = absl::StrCat(
-        "{\"syscalls\": ", block_->syscalls.load(),
-        ", \"via_signal\": ", block_->via_signal.load(),
-        ", \"via_fast_path\": ", block_->via_fast_path.load(),
-        ", \"unnamed\": ", block_->out_of_table.load(),
-        ", \"sites_rewritten\": ", block_->sites_rewritten.load(), ", \"per_syscall\": {");
+    std::string json =
+        absl::StrCat("{\"syscalls\": ", block_->syscalls.load(),
+                     ", \"via_signal\": ", block_->via_signal.load(),
+                     ", \"via_fast_path\": ", block_->via_fast_path.load(),
+                     ", \"unnamed\": ", block_->out_of_table.load(),
+                     ", \"sites_rewritten\": ", block_->sites_rewritten.load(),
+                     ", \"per_syscall\": {");
     for (size_t i = 0; i < counts.size(); ++i) {
       absl::StrAppend(&json, i == 0 ? "" : ", ", "\"", counts[i].second,
                       "\": ", counts[i].first);
@@ -185,11 +196,97 @@ class StatsFile {
 
 pid_t g_child = -1;
 
-// Passes termination requests on to the program, which decides its fate;
-// the launcher then reports how it ended. Async-signal-safe.
+// Passes signals on to the program, which decides its fate; the launcher
+// then reports how it ended. Async-signal-safe.
 void ForwardSignal(int signo) {
   if (g_child > 0) kill(g_child, signo);
 }
+
+// Whether a signal sent to the launcher is passed on to the program. Not
+// the ones a terminal sends to the whole process group (the program gets
+// those itself), job control, the ones the launcher's own faults raise, or
+// the two real-time signals glibc keeps for itself.
+bool IsForwarded(int signo) {
+  switch (signo) {
+    case SIGINT:
+    case SIGQUIT:
+    case SIGCHLD:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGCONT:
+    case SIGPIPE:
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+    case SIGABRT:
+      return false;
+    default:
+      return signo < 32 || signo >= SIGRTMIN;
+  }
+}
+
+// Passes the program's trace lines from a pipe to the launcher's stderr.
+// Going through the launcher keeps the lines off the program's own stderr
+// (which may be a file at another offset, a socket, or a reader that goes
+// away), and a reader that goes away costs trace lines, never the program.
+class TraceRelay {
+ public:
+  TraceRelay() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      Die({kExitSandboxFailure, absl::StrCat("pipe: ", strerror(errno))});
+    }
+    read_fd_ = fds[0];
+    write_fd_ = fds[1];
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~TraceRelay() { Stop(); }
+  TraceRelay(const TraceRelay&) = delete;
+  TraceRelay& operator=(const TraceRelay&) = delete;
+
+  // The path each sandboxed process opens to append a line.
+  std::string Path() const {
+    return absl::StrCat("/proc/", getpid(), "/fd/", write_fd_);
+  }
+
+  // Delivers what is left and ends the relay: once the launcher's write
+  // end is closed, the path is gone and the pipe ends when the last
+  // writer closes it.
+  void Stop() {
+    if (write_fd_ < 0) return;
+    close(write_fd_);
+    write_fd_ = -1;
+    thread_.join();
+    close(read_fd_);
+  }
+
+ private:
+  void Run() {
+    char buffer[65536];
+    for (;;) {
+      ssize_t got = read(read_fd_, buffer, sizeof(buffer));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return;
+      // A failed write loses the lines; the program goes on regardless.
+      for (ssize_t done = 0; done < got;) {
+        ssize_t written = write(2, buffer + done, got - done);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) break;
+        done += written;
+      }
+    }
+  }
+
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+  std::thread thread_;
+};
 
 std::string AbsolutePath(const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
@@ -227,6 +324,16 @@ std::string ExecveTraceLine(const std::string& program,
 }
 
 int Run(LaunchOptions& options) {
+  // Under the runtime, turning SUD off in this thread is refused with
+  // EBUSY (natively it is a no-op): one runtime cannot hold two policies.
+  if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0, 0, 0) != 0 &&
+      errno == EBUSY) {
+    Die({kExitSandboxFailure,
+         "already running inside a sandbox; nesting is not supported"});
+  }
+  // Trace lines to a reader that has gone must not end the launcher.
+  signal(SIGPIPE, SIG_IGN);
+
   std::string program = ResolveProgram(options.command[0]);
   const char* unreachable =
       WhyUnreachableByPreload(LibcSyscall, AT_FDCWD, program.c_str(), 0);
@@ -249,6 +356,7 @@ int Run(LaunchOptions& options) {
   // process appends its lines by path.
   Policy& policy = options.policy;
   std::string trace_path;
+  std::unique_ptr<TraceRelay> relay;
   if (policy.TracesAnything()) {
     if (options.trace_output.has_value()) {
       trace_path = AbsolutePath(*options.trace_output);
@@ -263,7 +371,8 @@ int Run(LaunchOptions& options) {
       if (fcntl(2, F_GETFD) < 0) {
         Die({kExitSandboxFailure, "cannot trace: stderr is not open"});
       }
-      trace_path = absl::StrCat("/proc/", getpid(), "/fd/2");
+      relay = std::make_unique<TraceRelay>();
+      trace_path = relay->Path();
     }
   }
   if (trace_path.size() >= kPolicyPathMax) {
@@ -333,8 +442,10 @@ int Run(LaunchOptions& options) {
   signal(SIGQUIT, SIG_IGN);
   struct sigaction forward = {};
   forward.sa_handler = ForwardSignal;
-  sigaction(SIGTERM, &forward, nullptr);
-  sigaction(SIGHUP, &forward, nullptr);
+  forward.sa_flags = SA_RESTART;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    if (IsForwarded(signo)) sigaction(signo, &forward, nullptr);
+  }
 
   int status;
   while (waitpid(g_child, &status, 0) < 0) {
@@ -343,13 +454,10 @@ int Run(LaunchOptions& options) {
     }
   }
 
+  if (relay != nullptr) relay->Stop();
   if (stats != nullptr) {
     std::string json = stats->ToJson();
     if (options.stats_output.empty()) {
-      // The program's processes appended trace lines to this file by path;
-      // write after them, not over them.
-      struct stat st;
-      if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) lseek(2, 0, SEEK_END);
       fputs(json.c_str(), stderr);
     } else {
       FILE* out = fopen(options.stats_output.c_str(), "w");

@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -65,6 +66,10 @@ absl::Status ApplyDeny(absl::string_view spec, Policy* policy) {
     if (nr < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown syscall name '", name, "' in --deny"));
+    }
+    if (nr == SYS_rt_sigreturn) {
+      return absl::InvalidArgumentError(
+          "rt_sigreturn cannot be denied: every signal handler returns by it");
     }
     policy->rules[nr].action = RuleAction::kDeny;
     policy->rules[nr].value = error;

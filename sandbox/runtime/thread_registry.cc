@@ -12,7 +12,7 @@ namespace {
 // Thread ids are looked up by a scan of a dense array of ids, which stays
 // short in practice (it only reaches the highest slot ever used) and needs
 // no hashing or tombstones.
-constexpr int kMaxThreads = 4096;
+constexpr int kMaxThreads = 32768;
 
 struct Registry {
   // The owner of records[i]: a tid, kFree or kReserved.
