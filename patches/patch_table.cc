@@ -87,9 +87,101 @@ void AffectedPages(const long* args, uint64_t* begin, uint64_t* end) {
          ~kPageMask;
 }
 
+namespace {
+
+constexpr int kCodeMappings = 64;
+CodeMapping g_code_mappings[kCodeMappings];
+std::atomic<int> g_code_mapping_count{0};
+// Bumped whenever a mapping change touches remembered code; an entry of
+// the negative cache is good only for the generation it was made in.
+std::atomic<uint64_t> g_code_generation{1};
+
+constexpr int kUnrewritableSlots = 4096;
+struct UnrewritableSlot {
+  std::atomic<uint64_t> syscall_end;
+  std::atomic<uint64_t> generation;
+};
+UnrewritableSlot g_unrewritable[kUnrewritableSlots];
+
+int UnrewritableSlotOf(uint64_t syscall_end) {
+  return static_cast<int>((syscall_end * 0x9e3779b97f4a7c15ULL) >> 52);
+}
+
+// A change to [begin, end) that may unmap, move or reprotect code makes
+// everything remembered about that code stale.
+void ForgetCodeIn(uint64_t begin, uint64_t end) {
+  int count = g_code_mapping_count.load(std::memory_order_acquire);
+  for (int i = 0; i < count; ++i) {
+    if (g_code_mappings[i].begin < end && g_code_mappings[i].end > begin) {
+      g_code_mapping_count.store(0, std::memory_order_release);
+      g_code_generation.fetch_add(1, std::memory_order_acq_rel);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+const CodeMapping* FindCodeMapping(uint64_t address) {
+  int count = g_code_mapping_count.load(std::memory_order_acquire);
+  for (int i = 0; i < count; ++i) {
+    if (address >= g_code_mappings[i].begin &&
+        address < g_code_mappings[i].end) {
+      return &g_code_mappings[i];
+    }
+  }
+  return nullptr;
+}
+
+void RememberCodeMapping(const CodeMapping& mapping) {
+  int count = g_code_mapping_count.load(std::memory_order_acquire);
+  if (count == kCodeMappings) {
+    // Full: start over rather than track which entry is oldest.
+    count = 0;
+    g_code_generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+  g_code_mappings[count] = mapping;
+  g_code_mapping_count.store(count + 1, std::memory_order_release);
+}
+
+void RememberUnrewritable(uint64_t syscall_end) {
+  UnrewritableSlot& slot = g_unrewritable[UnrewritableSlotOf(syscall_end)];
+  slot.syscall_end.store(0, std::memory_order_relaxed);
+  slot.generation.store(g_code_generation.load(std::memory_order_acquire),
+                        std::memory_order_relaxed);
+  slot.syscall_end.store(syscall_end, std::memory_order_release);
+}
+
+bool IsKnownUnrewritable(uint64_t syscall_end) {
+  UnrewritableSlot& slot = g_unrewritable[UnrewritableSlotOf(syscall_end)];
+  return slot.syscall_end.load(std::memory_order_acquire) == syscall_end &&
+         slot.generation.load(std::memory_order_relaxed) ==
+             g_code_generation.load(std::memory_order_acquire);
+}
+
+namespace {
+
+bool TouchesMemory(long nr, const long* args) {
+  switch (nr) {
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_mremap:
+    case SYS_munmap:
+      return true;
+    case SYS_mmap:
+      return (args[3] & MAP_FIXED) != 0;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 bool NeedsMappingBookkeeping(long nr, const long* args) {
+  if (!TouchesMemory(nr, args)) return false;
   uint64_t begin, end;
   AffectedPages(args, &begin, &end);
+  ForgetCodeIn(begin, end);
   switch (nr) {
     case SYS_mprotect:
     case SYS_pkey_mprotect:

@@ -44,8 +44,28 @@ bool AnySiteIn(uint64_t begin, uint64_t end);
 
 // True if syscall `nr` with `args` may unmap, move or make writable code
 // that holds rewritten sites, and so must go through RunMappingChange
-// (site_patcher.h).
+// (site_patcher.h). Also forgets what the caches below know about the code
+// the call may change.
 bool NeedsMappingBookkeeping(long nr, const long* args);
+
+// What the rewriter learnt about one mapping of code, kept until a mapping
+// change touches it: the kernel's answer is costly to ask for.
+struct CodeMapping {
+  uint64_t begin;
+  uint64_t end;
+  uint64_t flags;  // kernel::kVma* bits
+};
+
+// Returns the cached mapping that holds `address`, or nullptr.
+const CodeMapping* FindCodeMapping(uint64_t address);
+// Remembers a mapping. Lock held.
+void RememberCodeMapping(const CodeMapping& mapping);
+
+// Remembers that the site whose syscall ends at `syscall_end` cannot be
+// rewritten, until a mapping change touches code. Lock-free, lossy.
+void RememberUnrewritable(uint64_t syscall_end);
+// True if RememberUnrewritable said so and nothing has changed since.
+bool IsKnownUnrewritable(uint64_t syscall_end);
 
 // The whole pages that a mapping syscall with `args` (address, length)
 // acts on: [*begin, *end).

@@ -83,11 +83,6 @@ bool WriteCodeThrough(int mem_fd, uint64_t address, const void* bytes,
                       static_cast<long>(address)) == static_cast<long>(len);
 }
 
-bool WriteCode(uint64_t address, const void* bytes, size_t len) {
-  ProcFile mem("/proc/self/mem", O_RDWR);
-  return WriteCodeThrough(mem.fd(), address, bytes, len);
-}
-
 // Makes every thread of the process serialize before it runs code again,
 // so none keeps executing bytes from before a write.
 void SyncCores() {
@@ -117,25 +112,46 @@ bool QueryVma(int maps_fd, uint64_t address, Vma* vma) {
   return true;
 }
 
+// The mapping that holds `address`, from the cache or else from the
+// kernel (opening /proc/self/maps only when needed). Lock held.
+const CodeMapping* MappingOf(uint64_t address, int* maps_fd) {
+  if (const CodeMapping* known = FindCodeMapping(address)) return known;
+  if (*maps_fd < 0) {
+    *maps_fd = static_cast<int>(
+        raw::OpenAt(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
+    if (*maps_fd < 0) return nullptr;
+  }
+  Vma vma;
+  if (!QueryVma(*maps_fd, address, &vma)) return nullptr;
+  RememberCodeMapping({vma.begin, vma.end, vma.flags});
+  return FindCodeMapping(address);
+}
+
 // True if the code at [site, site + kMovSize) may be rewritten: on pages
 // that execute, are private, and that the program cannot write without
-// changing their protection first.
-bool IsRewritableCode(uint64_t site) {
+// changing their protection first. Sets *readable if the bytes can be read
+// directly. Lock held.
+bool IsRewritableCode(uint64_t site, bool* readable) {
   if (site < g_patcher.vdso_end && site + kSiteSize > g_patcher.vdso_begin) {
     return false;
   }
   if (IsTrampolineCode(site)) return false;
-  ProcFile maps("/proc/self/maps", O_RDONLY);
-  if (maps.fd() < 0) return false;
-  for (uint64_t address : {site, site + kMovSize - 1}) {
-    Vma vma;
-    if (!QueryVma(maps.fd(), address, &vma)) return false;
-    if (!(vma.flags & kernel::kVmaExecutable) ||
-        (vma.flags & (kernel::kVmaWritable | kernel::kVmaShared))) {
-      return false;
+  int maps_fd = -1;
+  bool rewritable = true;
+  *readable = true;
+  for (uint64_t address : {site, site + kSiteSize - 1}) {
+    const CodeMapping* mapping = MappingOf(address, &maps_fd);
+    if (mapping == nullptr ||
+        (address < site + kMovSize &&
+         (!(mapping->flags & kernel::kVmaExecutable) ||
+          (mapping->flags & (kernel::kVmaWritable | kernel::kVmaShared))))) {
+      rewritable = false;
+      break;
     }
+    if (!(mapping->flags & kernel::kVmaReadable)) *readable = false;
   }
-  return true;
+  if (maps_fd >= 0) raw::Close(maps_fd);
+  return rewritable;
 }
 
 // Replaces the first five bytes at `site` with `bytes`. With other threads
@@ -248,25 +264,35 @@ const char* InitSitePatcher() {
     return "the CPU reports no XSAVE area size";
   }
   const char* error = nullptr;
-  if (!InitTrampolines(ebx, WriteCode, &error)) return error;
+  if (!InitTrampolines(ebx, &error)) return error;
   g_patcher.ready = true;
   return nullptr;
 }
 
 void MaybeRewriteSite(uint64_t syscall_end, long nr) {
   if (!g_patcher.ready || MustStayOnSignalPath(nr)) return;
+  // Most sites that keep trapping are of another shape; knowing that must
+  // cost next to nothing, since they pay it at every call.
+  if (IsKnownUnrewritable(syscall_end)) return;
   uint64_t site = syscall_end - kSiteSize;
-  uint8_t bytes[kSiteSize];
-  if (!CopyFromProgram(bytes, site, kSiteSize)) return;
-  if (!HasSiteShape(bytes, static_cast<uint32_t>(nr))) return;
 
   PatchLockScope lock(/*wait=*/false);
   if (!lock.locked()) return;  // another thread is at it; try next time
   // Checked under the lock: the lock also orders rewrites against the
   // program's own mapping changes.
-  if (!CopyFromProgram(bytes, site, kSiteSize) ||
-      !HasSiteShape(bytes, static_cast<uint32_t>(nr)) ||
-      !IsRewritableCode(site)) {
+  bool readable = false;
+  if (!IsRewritableCode(site, &readable)) {
+    RememberUnrewritable(syscall_end);
+    return;
+  }
+  uint8_t bytes[kSiteSize];
+  if (readable) {
+    memcpy(bytes, reinterpret_cast<const void*>(site), kSiteSize);
+  } else if (!CopyFromProgram(bytes, site, kSiteSize)) {
+    return;
+  }
+  if (!HasSiteShape(bytes, static_cast<uint32_t>(nr))) {
+    RememberUnrewritable(syscall_end);
     return;
   }
   // A trampoline depends only on the site's address and number, so one
@@ -314,6 +340,7 @@ long RunMappingChange(long nr, const long* args) {
 
 void ResetSitePatcherAfterFork() {
   UnlockPatches();
+  ResetTrampolinesAfterFork();
   // Registration is per address space; the child has a new one.
   g_patcher.can_sync_cores =
       g_patcher.can_sync_cores &&

@@ -34,13 +34,16 @@ constexpr int64_t kReach = (1LL << 31) - 2 * static_cast<int64_t>(kPoolSize);
 // Pools are tried at this spacing, outwards from the site.
 constexpr int64_t kPoolProbeStep = 16LL << 20;
 
+// A pool is one memfd mapped twice: read-and-execute near the sites that
+// jump into it, and read-and-write elsewhere, where new trampolines are
+// written with plain stores, so no page's protection ever changes.
 struct Pool {
-  uint64_t base;
+  uint64_t base;      // the executable view
+  uint8_t* writable;  // the writable view of the same pages
   size_t used;
 };
 
 struct TrampolineState {
-  CodeWriter writer = nullptr;
   uint64_t entry = 0;
   uint8_t site_template[kSlotSize] = {};
   size_t template_size = 0;
@@ -52,9 +55,9 @@ struct TrampolineState {
 
 TrampolineState g_state;
 
-long RawMmap(uint64_t hint, size_t len, int prot, int flags) {
+long RawMmapFd(uint64_t hint, int prot, int flags, long fd) {
   return sandbox_raw_syscall(SYS_mmap, static_cast<long>(hint),
-                             static_cast<long>(len), prot, flags, -1, 0);
+                             static_cast<long>(kPoolSize), prot, flags, fd, 0);
 }
 
 // The per-site template, with placeholder immediates wide enough to force
@@ -91,28 +94,45 @@ Pool* PoolNear(uint64_t site) {
   if (g_state.pool_count == kMaxPools) return nullptr;
   // Look for free address space outwards from the site, never replacing
   // anything mapped there.
+  long fd = sandbox_raw_syscall(SYS_memfd_create,
+                                reinterpret_cast<long>("sandbox-trampolines"),
+                                MFD_CLOEXEC, 0, 0, 0, 0);
+  if (fd < 0) return nullptr;
+  Pool* result = nullptr;
+  long writable = -1;
+  if (sandbox_raw_syscall(SYS_ftruncate, fd, kPoolSize, 0, 0, 0, 0) == 0) {
+    writable = RawMmapFd(0, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+  }
   uint64_t aligned = site & ~static_cast<uint64_t>(kPoolSize - 1);
-  for (int64_t step = 1; step * kPoolProbeStep < kReach; ++step) {
+  for (int64_t step = 1;
+       writable >= 0 && result == nullptr && step * kPoolProbeStep < kReach;
+       ++step) {
     for (int64_t sign : {-1, 1}) {
       uint64_t hint =
           aligned + static_cast<uint64_t>(sign * step * kPoolProbeStep);
-      long address = RawMmap(hint, kPoolSize, PROT_READ | PROT_EXEC,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
+      long address = RawMmapFd(hint, PROT_READ | PROT_EXEC,
+                               MAP_SHARED | MAP_FIXED_NOREPLACE, fd);
       if (address < 0) continue;
       Pool& pool = g_state.pools[g_state.pool_count++];
       pool.base = static_cast<uint64_t>(address);
+      pool.writable = reinterpret_cast<uint8_t*>(writable);
       pool.used = 0;
-      return &pool;
+      result = &pool;
+      break;
     }
   }
-  return nullptr;
+  if (result == nullptr && writable >= 0) {
+    sandbox_raw_syscall(SYS_munmap, writable, kPoolSize, 0, 0, 0, 0);
+  }
+  // The mappings keep the memory; the descriptor must not stay in the
+  // program's table.
+  sandbox_raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+  return result;
 }
 
 }  // namespace
 
-bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
-                     const char** error) {
-  g_state.writer = writer;
+bool InitTrampolines(uint32_t xsave_size, const char** error) {
   sandbox_xsave_area_size = xsave_size + 64;
 
   g_state.entry = reinterpret_cast<uint64_t>(&sandbox_fast_entry);
@@ -144,11 +164,19 @@ uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
   memcpy(code + g_state.nr_offset, &nr, sizeof(nr));
   memcpy(code + g_state.return_offset, &return_address, sizeof(return_address));
   uint64_t address = pool->base + pool->used;
-  if (!g_state.writer(address, code, g_state.template_size)) return 0;
+  memcpy(pool->writable + pool->used, code, g_state.template_size);
   // Slots are never reused: a thread may still be between the first
   // instructions of a trampoline whose site has since gone.
   pool->used += kSlotSize;
   return address;
+}
+
+void ResetTrampolinesAfterFork() {
+  // The pools are shared with the parent, which goes on filling them: this
+  // process writes no more into them and makes pools of its own.
+  for (int i = 0; i < g_state.pool_count; ++i) {
+    g_state.pools[i].used = kPoolSize;
+  }
 }
 
 bool IsTrampolineCode(uint64_t address) {

@@ -21,17 +21,11 @@
 
 namespace sandbox {
 
-// Writes `len` bytes of code at `address` in this process, whatever the
-// page's protection (for example through /proc/self/mem). Returns true on
-// success. Async-signal-safe.
-using CodeWriter = bool (*)(uint64_t address, const void* bytes, size_t len);
-
 // Generates the per-site template. Call once, at
 // start-up, before any site is rewritten. `xsave_size` is the size of the
 // XSAVE area for the features the OS enabled (CPUID leaf 0xD). Returns
 // false, with *error set to a static reason, if code cannot be generated.
-bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
-                     const char** error);
+bool InitTrampolines(uint32_t xsave_size, const char** error);
 
 // Returns the address of a new trampoline for the site whose syscall
 // instruction ends at `return_address` and that loads `nr`, placed within
@@ -39,6 +33,10 @@ bool InitTrampolines(uint32_t xsave_size, CodeWriter writer,
 // serialize calls. Async-signal-safe.
 uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
                             uint32_t nr);
+
+// In a forked child: stops writing into the pools, which the child shares
+// with its parent.
+void ResetTrampolinesAfterFork();
 
 // True if `address` lies in a trampoline pool.
 bool IsTrampolineCode(uint64_t address);
