@@ -1,0 +1,272 @@
+#include "sandbox/ckpt/capture.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace sandbox::ckpt {
+namespace {
+
+std::string ReadLink(const std::string& path) {
+  char buffer[4096];
+  ssize_t length = readlink(path.c_str(), buffer, sizeof(buffer) - 1);
+  return length < 0 ? std::string() : std::string(buffer, length);
+}
+
+// Character devices that keep no state of their own, reopened by path.
+bool IsStatelessDevice(dev_t device) {
+  if (major(device) != 1) return false;
+  switch (minor(device)) {
+    case 3:  // /dev/null
+    case 5:  // /dev/zero
+    case 8:  // /dev/random
+    case 9:  // /dev/urandom
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The bytes waiting in a pipe, copied with tee(2), which leaves them in
+// the pipe for the process.
+absl::StatusOr<std::string> PeekPipe(const std::string& proc_fd_path) {
+  int source = open(proc_fd_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (source < 0) {
+    return absl::InternalError(
+        absl::StrCat("open ", proc_fd_path, ": ", strerror(errno)));
+  }
+  int copy[2];
+  if (pipe2(copy, O_CLOEXEC | O_NONBLOCK) != 0) {
+    close(source);
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  }
+  fcntl(copy[1], F_SETPIPE_SZ, 1 << 20);
+  std::string data;
+  ssize_t copied = tee(source, copy[1], 1 << 20, SPLICE_F_NONBLOCK);
+  if (copied > 0) {
+    data.resize(static_cast<size_t>(copied));
+    ssize_t got = read(copy[0], data.data(), data.size());
+    data.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  }
+  close(source);
+  close(copy[0]);
+  close(copy[1]);
+  return data;
+}
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kPagePresent = 1ULL << 63;
+constexpr uint64_t kPageSwapped = 1ULL << 62;
+
+// Streams the pages of `mapping` that are present or swapped into the
+// image, in runs, through a buffer of whole pages.
+absl::Status SavePresentPages(int mem, int pagemap, MappingImage* mapping,
+                              std::vector<char>* buffer, uint64_t* written,
+                              ImageWriter* writer) {
+  const uint64_t pages = (mapping->end - mapping->begin) / kPageSize;
+  std::vector<uint64_t> entries(4096);
+  uint64_t run_start = 0, run_length = 0;
+  auto flush_run = [&]() -> absl::Status {
+    if (run_length == 0) return absl::OkStatus();
+    PageRun run;
+    run.begin = mapping->begin + run_start * kPageSize;
+    run.count = run_length;
+    run.pages_offset = *written;
+    for (uint64_t done = 0; done < run_length;) {
+      uint64_t chunk =
+          std::min<uint64_t>(buffer->size() / kPageSize, run_length - done);
+      size_t bytes = static_cast<size_t>(chunk * kPageSize);
+      ssize_t got = pread(mem, buffer->data(), bytes,
+                          static_cast<off_t>(run.begin + done * kPageSize));
+      // A page past the end of its file reads as an error here and would
+      // fault in the process too; zeros keep the image's layout.
+      size_t valid = got > 0 ? static_cast<size_t>(got) : 0;
+      if (valid < bytes) memset(buffer->data() + valid, 0, bytes - valid);
+      absl::Status status = writer->Append(buffer->data(), bytes);
+      if (!status.ok()) return status;
+      *written += bytes;
+      done += chunk;
+    }
+    mapping->runs.push_back(run);
+    run_length = 0;
+    return absl::OkStatus();
+  };
+  for (uint64_t first = 0; first < pages; first += entries.size()) {
+    uint64_t count = std::min<uint64_t>(entries.size(), pages - first);
+    off_t at = static_cast<off_t>((mapping->begin / kPageSize + first) *
+                                  sizeof(uint64_t));
+    ssize_t got = pread(pagemap, entries.data(), count * sizeof(uint64_t), at);
+    if (got != static_cast<ssize_t>(count * sizeof(uint64_t))) {
+      return absl::InternalError("cannot read the process's page map");
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+      bool used = entries[i] & (kPagePresent | kPageSwapped);
+      if (!used) continue;
+      if (run_length > 0 && run_start + run_length == first + i) {
+        ++run_length;
+        continue;
+      }
+      absl::Status status = flush_run();
+      if (!status.ok()) return status;
+      run_start = first + i;
+      run_length = 1;
+    }
+  }
+  return flush_run();
+}
+
+}  // namespace
+
+absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer) {
+  std::string fd_dir = absl::StrCat("/proc/", pid, "/fd");
+  DIR* dir = opendir(fd_dir.c_str());
+  if (dir == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("open ", fd_dir, ": ", strerror(errno)));
+  }
+  std::vector<int> fds;
+  while (struct dirent* entry = readdir(dir)) {
+    int fd;
+    if (absl::SimpleAtoi(entry->d_name, &fd)) fds.push_back(fd);
+  }
+  closedir(dir);
+  std::sort(fds.begin(), fds.end());
+
+  std::map<std::string, int> pipe_ends;  // "pipe:[N]" -> read/write bits
+  for (int fd : fds) {
+    std::string link = absl::StrCat(fd_dir, "/", fd);
+    FileImage file;
+    file.fd = fd;
+    file.path = ReadLink(link);
+    std::ifstream info(absl::StrCat("/proc/", pid, "/fdinfo/", fd));
+    std::string line;
+    while (std::getline(info, line)) {
+      if (absl::StartsWith(line, "pos:")) {
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(4)),
+                         &file.position);
+      } else if (absl::StartsWith(line, "flags:")) {
+        file.flags = static_cast<int>(strtol(line.c_str() + 6, nullptr, 8));
+      }
+    }
+    struct stat st;
+    if (stat(link.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("descriptor ", fd, " (", file.path,
+                       ") cannot be examined: ", strerror(errno)));
+    }
+    if (S_ISREG(st.st_mode) && absl::StartsWith(file.path, "/") &&
+        !absl::EndsWith(file.path, " (deleted)")) {
+      file.kind = "file";
+    } else if (S_ISCHR(st.st_mode) && IsStatelessDevice(st.st_rdev)) {
+      file.kind = "file";
+    } else if (S_ISFIFO(st.st_mode) && absl::StartsWith(file.path, "pipe:[")) {
+      file.kind = "pipe";
+      int access = file.flags & O_ACCMODE;
+      pipe_ends[file.path] |= access == O_WRONLY ? 2 : 1;
+      if (access == O_RDONLY) {
+        absl::StatusOr<std::string> data = PeekPipe(link);
+        if (!data.ok()) return data.status();
+        if (!data->empty()) {
+          file.pipe_data_file = absl::StrCat("pipe-", fd, ".img");
+          absl::Status status = writer->WriteFile(file.pipe_data_file, *data);
+          if (!status.ok()) return status;
+        }
+      }
+    } else {
+      return absl::FailedPreconditionError(
+          absl::StrCat("descriptor ", fd, " is ", file.path,
+                       ", which sandbox-ckpt cannot restore"));
+    }
+    image->files.push_back(std::move(file));
+  }
+  for (const auto& [name, ends] : pipe_ends) {
+    if (ends != 3) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(name,
+                       " has an end in another process, which "
+                       "sandbox-ckpt cannot restore"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
+                           ImageWriter* writer) {
+  std::ifstream maps(absl::StrCat("/proc/", pid, "/maps"));
+  if (!maps) {
+    return absl::NotFoundError(absl::StrCat("no process ", pid));
+  }
+  // /proc/PID/mem reads what the process could not read itself (guard
+  // pages), since the tool is its tracer.
+  int mem =
+      open(absl::StrCat("/proc/", pid, "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  if (mem < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("open /proc/", pid, "/mem: ", strerror(errno)));
+  }
+  // Which pages are present (or swapped out): only those hold anything a
+  // restore needs; the rest were never touched.
+  int pagemap = open(absl::StrCat("/proc/", pid, "/pagemap").c_str(),
+                     O_RDONLY | O_CLOEXEC);
+  if (pagemap < 0) {
+    close(mem);
+    return absl::PermissionDeniedError(
+        absl::StrCat("open /proc/", pid, "/pagemap: ", strerror(errno)));
+  }
+  absl::Status status = writer->BeginFile("pages.img");
+  std::vector<char> buffer(4 << 20);
+  uint64_t written = 0;
+  std::string line;
+  while (status.ok() && std::getline(maps, line)) {
+    MappingImage mapping;
+    char perms[8] = {};
+    unsigned long begin, end, offset;
+    int name_at = 0;
+    if (sscanf(line.c_str(), "%lx-%lx %7s %lx %*s %*s %n", &begin, &end, perms,
+               &offset, &name_at) < 4 ||
+        strlen(perms) != 4) {
+      status = absl::InternalError(absl::StrCat("cannot parse maps: ", line));
+      break;
+    }
+    mapping.begin = begin;
+    mapping.end = end;
+    mapping.file_offset = offset;
+    mapping.perms = perms;
+    if (name_at > 0) mapping.name = line.substr(static_cast<size_t>(name_at));
+    bool kernel_area = mapping.name == "[vvar]" ||
+                       mapping.name == "[vvar_vclock]" ||
+                       mapping.name == "[vsyscall]";
+    bool shared_file = mapping.perms[3] == 's' &&
+                       absl::StartsWith(mapping.name, "/") &&
+                       !absl::StartsWith(mapping.name, "/dev/zero") &&
+                       !absl::StartsWith(mapping.name, "/memfd:");
+    if (!kernel_area && !shared_file) {
+      mapping.saved = true;
+      status =
+          SavePresentPages(mem, pagemap, &mapping, &buffer, &written, writer);
+    }
+    image->mappings.push_back(std::move(mapping));
+  }
+  close(mem);
+  close(pagemap);
+  if (!status.ok()) return status;
+  return writer->EndFile();
+}
+
+}  // namespace sandbox::ckpt

@@ -1,0 +1,213 @@
+#include "sandbox/ckpt/dump.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "sandbox/ckpt/capture.h"
+#include "sandbox/ckpt/frozen_process.h"
+#include "sandbox/ckpt/image_dir.h"
+#include "sandbox/ckpt/image_format.h"
+#include "sandbox/common/kernel_abi.h"
+
+namespace sandbox::ckpt {
+namespace {
+
+// Signals that would end the tool are held while the process is frozen;
+// each step checks whether one came.
+class HeldSignals {
+ public:
+  HeldSignals() {
+    sigemptyset(&held_);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held_, signo);
+    sigprocmask(SIG_BLOCK, &held_, &saved_);
+  }
+  ~HeldSignals() { sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+  absl::Status Check() const {
+    sigset_t pending;
+    sigpending(&pending);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
+      if (sigismember(&pending, signo)) {
+        return absl::CancelledError(
+            absl::StrCat("interrupted by signal ", signo));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  sigset_t held_, saved_;
+};
+
+std::string ReadLink(const std::string& path) {
+  char buffer[4096];
+  ssize_t length = readlink(path.c_str(), buffer, sizeof(buffer) - 1);
+  return length < 0 ? std::string() : std::string(buffer, length);
+}
+
+long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
+  long result = syscall(SYS_ptrace, request, tid, addr, data);
+  return result < 0 ? -errno : result;
+}
+
+// Per-thread state that ptrace reports directly.
+absl::Status CaptureThread(const FrozenThread& frozen, ThreadImage* thread) {
+  thread->tid = frozen.tid;
+  thread->regs = frozen.regs;
+  thread->sigmask = frozen.sigmask;
+  thread->sud = frozen.sud;
+  std::vector<uint8_t> xstate(64 * 1024);
+  struct iovec io = {xstate.data(), xstate.size()};
+  long result = Ptrace(PTRACE_GETREGSET, frozen.tid, NT_X86_XSTATE, &io);
+  if (result < 0) {
+    return absl::InternalError(
+        absl::StrCat("PTRACE_GETREGSET(NT_X86_XSTATE) of thread ", frozen.tid,
+                     ": ", strerror(-result)));
+  }
+  thread->xstate.assign(reinterpret_cast<char*>(xstate.data()), io.iov_len);
+  result = Ptrace(kernel::kPtraceGetRseqConfiguration, frozen.tid,
+                  sizeof(thread->rseq), &thread->rseq);
+  if (result < 0) thread->rseq = {};
+  return absl::OkStatus();
+}
+
+// What the kernel shows of the process in /proc, and what prlimit reads.
+absl::Status CaptureProcess(pid_t pid, ProcessImage* image) {
+  std::string proc = absl::StrCat("/proc/", pid);
+  image->pid = pid;
+  image->exe = ReadLink(proc + "/exe");
+  image->cwd = ReadLink(proc + "/cwd");
+  std::ifstream status(proc + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "Umask:")) {
+      image->umask =
+          static_cast<uint32_t>(strtoul(line.c_str() + 6, nullptr, 8));
+    }
+  }
+  for (int resource = 0; resource < RLIM_NLIMITS; ++resource) {
+    struct rlimit limit;
+    if (prlimit(pid, static_cast<__rlimit_resource>(resource), nullptr,
+                &limit) != 0) {
+      return absl::InternalError(
+          absl::StrCat("prlimit of ", pid, ": ", strerror(errno)));
+    }
+    image->rlimits.push_back({limit.rlim_cur, limit.rlim_max});
+  }
+  return absl::OkStatus();
+}
+
+// Signal dispositions and alternate stacks live only in the kernel: they
+// are asked for with syscalls made inside the process, into a scratch page
+// mapped for the purpose and unmapped after.
+absl::Status CaptureByInjection(FrozenProcess& process, ProcessImage* image) {
+  absl::StatusOr<long> page = process.Inject(
+      0, SYS_mmap,
+      {0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+       static_cast<uint64_t>(-1), 0});
+  if (!page.ok()) return page.status();
+  if (*page < 0 && *page > -4096) {
+    return absl::InternalError(absl::StrCat(
+        "mmap injected into ", process.pid(), ": ", strerror(-*page)));
+  }
+  uint64_t scratch = static_cast<uint64_t>(*page);
+  auto read_scratch = [&](void* out, size_t len) {
+    struct iovec local = {out, len};
+    struct iovec remote = {reinterpret_cast<void*>(scratch), len};
+    return process_vm_readv(process.pid(), &local, 1, &remote, 1, 0) ==
+           static_cast<ssize_t>(len);
+  };
+
+  absl::Status status;
+  for (int signo = 1; signo <= 64 && status.ok(); ++signo) {
+    if (signo == SIGKILL || signo == SIGSTOP) continue;
+    absl::StatusOr<long> result = process.Inject(
+        0, SYS_rt_sigaction, {static_cast<uint64_t>(signo), 0, scratch, 8});
+    kernel::KernelSigaction action = {};
+    if (!result.ok()) {
+      status = result.status();
+    } else if (*result == 0 && read_scratch(&action, sizeof(action))) {
+      image->sigactions.push_back({signo, action});
+    }
+  }
+  for (size_t i = 0; i < process.threads().size() && status.ok(); ++i) {
+    absl::StatusOr<long> result =
+        process.Inject(i, SYS_sigaltstack, {0, scratch});
+    stack_t stack = {};
+    if (!result.ok()) {
+      status = result.status();
+    } else if (*result == 0 && read_scratch(&stack, sizeof(stack))) {
+      image->threads[i].altstack = stack;
+    }
+  }
+  absl::StatusOr<long> unmapped =
+      process.Inject(0, SYS_munmap, {scratch, 4096});
+  if (status.ok() && !unmapped.ok()) status = unmapped.status();
+  return status;
+}
+
+}  // namespace
+
+absl::Status Dump(const DumpOptions& options) {
+  HeldSignals held;
+  absl::StatusOr<ImageWriter> writer = ImageWriter::Create(options.image_dir);
+  if (!writer.ok()) return writer.status();
+
+  absl::StatusOr<std::unique_ptr<FrozenProcess>> frozen =
+      FrozenProcess::Freeze(options.pid);
+  if (!frozen.ok()) return frozen.status();
+  FrozenProcess& process = **frozen;
+
+  // Everything from here either completes the image or discards it; the
+  // process is thawed on every path by FrozenProcess.
+  auto fail = [&](absl::Status status) {
+    writer->Discard();
+    absl::Status thawed = process.Thaw();
+    return thawed.ok() ? status
+                       : absl::InternalError(absl::StrCat(
+                             status.message(),
+                             "; and thawing failed: ", thawed.message()));
+  };
+
+  ProcessImage image;
+  for (const FrozenThread& thread : process.threads()) {
+    ThreadImage captured;
+    absl::Status status = CaptureThread(thread, &captured);
+    if (!status.ok()) return fail(status);
+    image.threads.push_back(std::move(captured));
+  }
+  absl::Status status = CaptureProcess(options.pid, &image);
+  if (status.ok()) status = held.Check();
+  if (status.ok()) status = CaptureFiles(options.pid, &image, &*writer);
+  if (status.ok()) status = CaptureByInjection(process, &image);
+  if (status.ok()) status = held.Check();
+  if (status.ok()) status = CaptureMemory(options.pid, &image, &*writer);
+  if (status.ok()) status = held.Check();
+  if (status.ok()) status = writer->WriteFile("process.img", Encode(image));
+  if (status.ok()) status = writer->Finish();
+  if (status.ok()) status = ImageReader::Open(options.image_dir).status();
+  if (status.ok()) status = held.Check();
+  if (!status.ok()) return fail(status);
+
+  if (options.leave_running) return process.Thaw();
+  return process.Kill();
+}
+
+}  // namespace sandbox::ckpt

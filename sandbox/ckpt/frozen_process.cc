@@ -1,0 +1,263 @@
+#include "sandbox/ckpt/frozen_process.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace sandbox::ckpt {
+namespace {
+
+long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
+  long result = syscall(SYS_ptrace, request, tid, addr, data);
+  return result < 0 ? -errno : result;
+}
+
+absl::Status PtraceError(absl::string_view what, pid_t tid, long error) {
+  std::string message =
+      absl::StrCat(what, " of thread ", tid, ": ", strerror(-error));
+  if (error == -ESRCH) return absl::NotFoundError(message);
+  if (error == -EPERM) return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
+std::set<pid_t> ListThreads(pid_t pid) {
+  std::set<pid_t> tids;
+  DIR* dir = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
+  if (dir == nullptr) return tids;
+  while (struct dirent* entry = readdir(dir)) {
+    pid_t tid;
+    if (absl::SimpleAtoi(entry->d_name, &tid)) tids.insert(tid);
+  }
+  closedir(dir);
+  return tids;
+}
+
+// Waits for `tid` to stop; returns its wait status.
+absl::StatusOr<int> WaitForStop(pid_t tid) {
+  int status = 0;
+  for (;;) {
+    pid_t got = waitpid(tid, &status, __WALL);
+    if (got == tid) break;
+    if (got < 0 && errno == EINTR) continue;
+    return absl::NotFoundError(
+        absl::StrCat("thread ", tid, " vanished while stopping"));
+  }
+  if (!WIFSTOPPED(status)) {
+    return absl::NotFoundError(
+        absl::StrCat("thread ", tid, " ended while stopping"));
+  }
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FrozenProcess>> FrozenProcess::Freeze(
+    pid_t pid) {
+  if (pid <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad process id ", pid));
+  }
+  if (kill(pid, 0) != 0) {
+    return absl::NotFoundError(absl::StrCat("no process ", pid));
+  }
+  std::unique_ptr<FrozenProcess> process(new FrozenProcess(pid));
+  absl::Status status = process->SeizeAll();
+  if (!status.ok()) return status;  // the destructor thaws what was seized
+  return process;
+}
+
+absl::Status FrozenProcess::SeizeAll() {
+  std::set<pid_t> seized;
+  // Threads created while the others were being stopped show up on the
+  // next pass; once every thread is stopped, no new one can appear.
+  for (;;) {
+    std::set<pid_t> tids = ListThreads(pid_);
+    if (tids.empty()) {
+      return absl::NotFoundError(absl::StrCat("no process ", pid_));
+    }
+    bool added = false;
+    for (pid_t tid : tids) {
+      if (seized.count(tid) != 0) continue;
+      long result = Ptrace(PTRACE_SEIZE, tid, 0, nullptr);
+      if (result == -ESRCH) continue;  // exited meanwhile
+      if (result < 0) return PtraceError("PTRACE_SEIZE", tid, result);
+      seized.insert(tid);
+      FrozenThread thread;
+      thread.tid = tid;
+      threads_.push_back(thread);
+      result = Ptrace(PTRACE_INTERRUPT, tid, 0, nullptr);
+      if (result < 0) return PtraceError("PTRACE_INTERRUPT", tid, result);
+      absl::StatusOr<int> stop = WaitForStop(tid);
+      if (!stop.ok()) return stop.status();
+      FrozenThread& frozen = threads_.back();
+      result = Ptrace(PTRACE_GETREGS, tid, 0, &frozen.regs);
+      if (result < 0) return PtraceError("PTRACE_GETREGS", tid, result);
+      result = Ptrace(PTRACE_GETSIGMASK, tid, sizeof(frozen.sigmask),
+                      &frozen.sigmask);
+      if (result < 0) return PtraceError("PTRACE_GETSIGMASK", tid, result);
+      result = Ptrace(kernel::kPtraceGetSudConfig, tid, sizeof(frozen.sud),
+                      &frozen.sud);
+      if (result < 0) {
+        return PtraceError("PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG", tid,
+                           result);
+      }
+      added = true;
+    }
+    if (!added) return absl::OkStatus();
+  }
+}
+
+FrozenProcess::~FrozenProcess() { Thaw().IgnoreError(); }
+
+absl::StatusOr<uint64_t> FrozenProcess::FindSyscallInstruction() {
+  if (syscall_instruction_ != 0) return syscall_instruction_;
+  std::ifstream maps(absl::StrCat("/proc/", pid_, "/maps"));
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() < 2 || fields[1].size() < 3 || fields[1][0] != 'r' ||
+        fields[1][2] != 'x') {
+      continue;
+    }
+    std::vector<std::string> range = absl::StrSplit(fields[0], '-');
+    uint64_t begin, end;
+    if (range.size() != 2 || !absl::SimpleHexAtoi(range[0], &begin) ||
+        !absl::SimpleHexAtoi(range[1], &end)) {
+      continue;
+    }
+    std::vector<uint8_t> code(std::min<uint64_t>(end - begin, 1 << 20));
+    struct iovec local = {code.data(), code.size()};
+    struct iovec remote = {reinterpret_cast<void*>(begin), code.size()};
+    ssize_t got = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+    for (ssize_t i = 0; i + 1 < got; ++i) {
+      if (code[i] == 0x0f && code[i + 1] == 0x05) {
+        syscall_instruction_ = begin + static_cast<uint64_t>(i);
+        return syscall_instruction_;
+      }
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "process ", pid_, " has no syscall instruction to inject through"));
+}
+
+absl::StatusOr<long> FrozenProcess::Inject(size_t index, long nr,
+                                           std::vector<uint64_t> args) {
+  FrozenThread& thread = threads_.at(index);
+  absl::StatusOr<uint64_t> instruction = FindSyscallInstruction();
+  if (!instruction.ok()) return instruction.status();
+
+  // A dispatched injection would run the program's own SIGSYS handler (and
+  // kill a thread whose selector blocks with SIGSYS blocked): SUD is off
+  // until Thaw puts the exact configuration back.
+  if (thread.sud.mode != kernel::kSudOff && !thread.sud_changed) {
+    kernel::PtraceSudConfig off = {};
+    long result =
+        Ptrace(kernel::kPtraceSetSudConfig, thread.tid, sizeof(off), &off);
+    if (result < 0) {
+      return PtraceError("PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG", thread.tid,
+                         result);
+    }
+    thread.sud_changed = true;
+  }
+
+  // No signal of the program's may be delivered into the injected context.
+  if (!thread.sigmask_changed) {
+    uint64_t all = ~0ULL;
+    long result = Ptrace(PTRACE_SETSIGMASK, thread.tid, sizeof(all), &all);
+    if (result < 0) {
+      return PtraceError("PTRACE_SETSIGMASK", thread.tid, result);
+    }
+    thread.sigmask_changed = true;
+  }
+
+  args.resize(6, 0);
+  user_regs_struct regs = thread.regs;
+  regs.rax = static_cast<uint64_t>(nr);
+  regs.rdi = args[0];
+  regs.rsi = args[1];
+  regs.rdx = args[2];
+  regs.r10 = args[3];
+  regs.r8 = args[4];
+  regs.r9 = args[5];
+  regs.rip = *instruction;
+  // Not a syscall being restarted: the kernel must not rewind this.
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  thread.regs_changed = true;
+  long result = Ptrace(PTRACE_SETREGS, thread.tid, 0, &regs);
+  if (result < 0) return PtraceError("PTRACE_SETREGS", thread.tid, result);
+  result = Ptrace(PTRACE_SINGLESTEP, thread.tid, 0, nullptr);
+  if (result < 0) return PtraceError("PTRACE_SINGLESTEP", thread.tid, result);
+  absl::StatusOr<int> stop = WaitForStop(thread.tid);
+  if (!stop.ok()) return stop.status();
+  if (WSTOPSIG(*stop) != SIGTRAP) {
+    return absl::InternalError(
+        absl::StrCat("thread ", thread.tid, " stopped by signal ",
+                     WSTOPSIG(*stop), " during an injected syscall"));
+  }
+  user_regs_struct after;
+  result = Ptrace(PTRACE_GETREGS, thread.tid, 0, &after);
+  if (result < 0) return PtraceError("PTRACE_GETREGS", thread.tid, result);
+  return static_cast<long>(after.rax);
+}
+
+absl::Status FrozenProcess::Thaw() {
+  if (thawed_) return absl::OkStatus();
+  thawed_ = true;
+  absl::Status first_error;
+  for (FrozenThread& thread : threads_) {
+    if (thread.regs_changed) {
+      long result = Ptrace(PTRACE_SETREGS, thread.tid, 0, &thread.regs);
+      if (result < 0 && first_error.ok()) {
+        first_error = PtraceError("PTRACE_SETREGS", thread.tid, result);
+      }
+    }
+    if (thread.sigmask_changed) {
+      long result = Ptrace(PTRACE_SETSIGMASK, thread.tid,
+                           sizeof(thread.sigmask), &thread.sigmask);
+      if (result < 0 && first_error.ok()) {
+        first_error = PtraceError("PTRACE_SETSIGMASK", thread.tid, result);
+      }
+    }
+    if (thread.sud_changed) {
+      long result = Ptrace(kernel::kPtraceSetSudConfig, thread.tid,
+                           sizeof(thread.sud), &thread.sud);
+      if (result < 0 && first_error.ok()) {
+        first_error = PtraceError("PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG",
+                                  thread.tid, result);
+      }
+    }
+    Ptrace(PTRACE_DETACH, thread.tid, 0, nullptr);
+  }
+  return first_error;
+}
+
+absl::Status FrozenProcess::Kill() {
+  thawed_ = true;
+  if (kill(pid_, SIGKILL) != 0) {
+    return absl::InternalError(
+        absl::StrCat("kill ", pid_, ": ", strerror(errno)));
+  }
+  // Collect the exit of every traced thread so none lingers as traced.
+  for (const FrozenThread& thread : threads_) {
+    int status;
+    while (waitpid(thread.tid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sandbox::ckpt

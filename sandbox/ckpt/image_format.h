@@ -1,0 +1,106 @@
+// What a checkpoint image holds, and its text form. process.img is line
+// oriented text (one record a line, fields separated by spaces, strings
+// percent-encoded), readable by a person and parsed strictly; register
+// blocks and memory contents are hexadecimal words or live in files of
+// their own.
+#ifndef SANDBOX_CKPT_IMAGE_FORMAT_H_
+#define SANDBOX_CKPT_IMAGE_FORMAT_H_
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sandbox/common/kernel_abi.h"
+
+namespace sandbox::ckpt {
+
+// The registration a thread made with rseq(2), as ptrace reports it.
+struct RseqConfig {
+  uint64_t address;
+  uint32_t length;
+  uint32_t signature;
+  uint32_t flags;
+  uint32_t pad;
+};
+
+struct ThreadImage {
+  pid_t tid = 0;
+  user_regs_struct regs = {};
+  std::string xstate;  // the NT_X86_XSTATE regset, as ptrace returned it
+  uint64_t sigmask = 0;
+  kernel::PtraceSudConfig sud = {};
+  RseqConfig rseq = {};
+  stack_t altstack = {nullptr, SS_DISABLE, 0};
+};
+
+// A run of pages of a mapping whose contents are saved: `count` pages from
+// `begin`, at `pages_offset` in pages.img. Pages of a mapping not in any run
+// were never touched and read as zeros (or as the file, for a file
+// mapping).
+struct PageRun {
+  uint64_t begin = 0;
+  uint64_t count = 0;
+  uint64_t pages_offset = 0;
+};
+
+struct MappingImage {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  std::string perms;  // as /proc/PID/maps shows them: "rw-p"
+  uint64_t file_offset = 0;
+  std::string name;  // path, "[heap]", "[stack]", "[vdso]", or empty
+  // Whether its contents are saved: not for a shared file mapping, whose
+  // contents are the file's, nor for the kernel's own areas.
+  bool saved = false;
+  std::vector<PageRun> runs;
+};
+
+struct FileImage {
+  int fd = 0;
+  std::string kind;  // "file", "pipe"
+  std::string path;  // the file's path, or "pipe:[INODE]"
+  int flags = 0;     // as fdinfo shows them
+  uint64_t position = 0;
+  std::string pipe_data_file;  // unread bytes of a pipe's read end
+};
+
+struct SignalAction {
+  int signo = 0;
+  kernel::KernelSigaction action = {};
+};
+
+struct RlimitImage {
+  uint64_t current;
+  uint64_t maximum;
+};
+
+struct ProcessImage {
+  pid_t pid = 0;
+  std::string exe;
+  std::string cwd;
+  uint32_t umask = 022;
+  std::vector<RlimitImage> rlimits;
+  std::vector<SignalAction> sigactions;
+  std::vector<ThreadImage> threads;
+  std::vector<MappingImage> mappings;
+  std::vector<FileImage> files;
+};
+
+// The text of process.img.
+std::string Encode(const ProcessImage& image);
+
+// Parses process.img; DataLoss on anything malformed.
+absl::StatusOr<ProcessImage> Decode(const std::string& text);
+
+// A summary for people (`show`), or a JSON object (`show --json`).
+std::string DescribeText(const ProcessImage& image);
+std::string DescribeJson(const ProcessImage& image);
+
+}  // namespace sandbox::ckpt
+
+#endif  // SANDBOX_CKPT_IMAGE_FORMAT_H_
