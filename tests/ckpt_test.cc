@@ -1,0 +1,312 @@
+// sandbox-ckpt against real processes started detached (setsid, stdio on
+// /dev/null, no other descriptors), each checked through its own log.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace sandbox::testing {
+namespace {
+
+std::string CkptPath() { return TestProgramPath("sandbox-ckpt"); }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A process this test started, ended (by its id) when the test is done.
+class Detached {
+ public:
+  // Starts argv in a new session with stdio on /dev/null. With
+  // `extra_socket`, the process also holds one end of a socket pair.
+  explicit Detached(const std::vector<std::string>& argv,
+                    bool extra_socket = false) {
+    std::vector<std::string> copy = argv;
+    std::vector<char*> args;
+    for (std::string& arg : copy) args.push_back(arg.data());
+    args.push_back(nullptr);
+    int sockets[2] = {-1, -1};
+    if (extra_socket) socketpair(AF_UNIX, SOCK_STREAM, 0, sockets);
+    pid_ = fork();
+    if (pid_ == 0) {
+      // Between fork and exec: async-signal-safe calls only.
+      setsid();
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, 0);
+      dup2(null, 1);
+      dup2(null, 2);
+      if (extra_socket) {
+        dup2(sockets[0], 3);
+        close_range(4, ~0U, 0);
+      } else {
+        close_range(3, ~0U, 0);
+      }
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    if (extra_socket) {
+      close(sockets[0]);
+      close(sockets[1]);
+    }
+  }
+  ~Detached() { Kill(); }
+  pid_t pid() const { return pid_; }
+  // True while the process has not exited.
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status;
+    return waitpid(pid_, &status, WNOHANG) == 0;
+  }
+  void Kill() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Waits until `path` holds at least `count` lines matching `pattern`.
+bool WaitForLines(const std::string& path, const std::string& pattern,
+                  int count, int timeout_ms = 5000) {
+  std::regex re(pattern);
+  for (int waited = 0; waited < timeout_ms; waited += 20) {
+    std::istringstream lines(ReadFile(path));
+    std::string line;
+    int matched = 0;
+    while (std::getline(lines, line)) matched += std::regex_search(line, re);
+    if (matched >= count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+int CountLines(const std::string& path, const std::string& pattern) {
+  std::regex re(pattern);
+  std::istringstream lines(ReadFile(path));
+  std::string line;
+  int matched = 0;
+  while (std::getline(lines, line)) matched += std::regex_search(line, re);
+  return matched;
+}
+
+CommandResult Ckpt(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {CkptPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+// The "sud" objects of every thread in `show --json`, in order.
+std::vector<std::string> SudConfigs(const std::string& dir) {
+  CommandResult shown = Ckpt({"show", "-D", dir, "--json"});
+  EXPECT_EQ(shown.exit_status, 0) << shown.err;
+  std::vector<std::string> configs;
+  std::regex re("\"sud\": \\{[^}]*\\}");
+  for (auto it = std::sregex_iterator(shown.out.begin(), shown.out.end(), re);
+       it != std::sregex_iterator(); ++it) {
+    configs.push_back(it->str());
+  }
+  return configs;
+}
+
+TEST(CkptTest, CheckFindsTheFeaturesItNeeds) {
+  CommandResult result = Ckpt({"check"});
+  EXPECT_EQ(result.exit_status, 0) << result.out;
+  EXPECT_NE(result.out.find("ptrace SUD config (Linux 6.4)"),
+            std::string::npos);
+  EXPECT_EQ(result.out.find(" no "), std::string::npos) << result.out;
+}
+
+TEST(CkptTest, OwnSudProgramKeepsItsConfigAcrossLeaveRunningDumps) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick .* answer 4242", 3)) << ReadFile(log);
+
+  CommandResult first = Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D",
+                              dir + "/one", "--leave-running"});
+  ASSERT_EQ(first.exit_status, 0) << first.err;
+  int ticks = CountLines(log, "^tick");
+  ASSERT_TRUE(WaitForLines(log, "^tick", ticks + 5)) << ReadFile(log);
+  CommandResult second = Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D",
+                               dir + "/two", "--leave-running"});
+  ASSERT_EQ(second.exit_status, 0) << second.err;
+  ticks = CountLines(log, "^tick");
+  ASSERT_TRUE(WaitForLines(log, "^tick", ticks + 5)) << ReadFile(log);
+
+  // Still intercepting: every answer comes from its handler, and nothing
+  // the dumps injected reached the handler.
+  EXPECT_EQ(CountLines(log, "^tick .* answer 4242 unexpected 0$"),
+            CountLines(log, "^tick"))
+      << ReadFile(log);
+  std::vector<std::string> one = SudConfigs(dir + "/one");
+  std::vector<std::string> two = SudConfigs(dir + "/two");
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one, two);
+  EXPECT_NE(one[0].find("\"mode\": 1"), std::string::npos) << one[0];
+  EXPECT_TRUE(ticker.Running());
+}
+
+TEST(CkptTest, SandboxedThreadsKeepTheirDenialAcrossLeaveRunningDumps) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({SandboxPath(), "--deny", "uname", "--",
+                   TestProgramPath("thread_ticker"), log});
+  for (int thread = 0; thread < 5; ++thread) {
+    ASSERT_TRUE(WaitForLines(
+        log, "^thread " + std::to_string(thread) + " tick .* uname EPERM", 2))
+        << ReadFile(log);
+  }
+  // The launcher's child is the program.
+  std::string children =
+      ReadFile("/proc/" + std::to_string(ticker.pid()) + "/task/" +
+               std::to_string(ticker.pid()) + "/children");
+  pid_t program = std::stoi(children);
+
+  for (const char* name : {"/one", "/two"}) {
+    CommandResult dump = Ckpt({"dump", "-t", std::to_string(program), "-D",
+                               dir + name, "--leave-running"});
+    ASSERT_EQ(dump.exit_status, 0) << dump.err;
+  }
+  std::vector<std::string> one = SudConfigs(dir + "/one");
+  EXPECT_EQ(one.size(), 5u);
+  EXPECT_EQ(one, SudConfigs(dir + "/two"));
+  int ticks = CountLines(log, "tick");
+  for (int thread = 0; thread < 5; ++thread) {
+    EXPECT_TRUE(WaitForLines(
+        log, "^thread " + std::to_string(thread) + " tick",
+        CountLines(log, "^thread " + std::to_string(thread) + " tick") + 3));
+  }
+  EXPECT_GT(CountLines(log, "tick"), ticks);
+  EXPECT_EQ(CountLines(log, "uname ok"), 0) << ReadFile(log);
+  // The program outlives its launcher if the launcher is killed first.
+  kill(program, SIGKILL);
+}
+
+TEST(CkptTest, DumpWithoutLeaveRunningEndsTheProcess) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick", 2));
+  CommandResult dump =
+      Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D", dir + "/img"});
+  ASSERT_EQ(dump.exit_status, 0) << dump.err;
+  int status = 0;
+  ASSERT_EQ(waitpid(ticker.pid(), &status, 0), ticker.pid());
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_EQ(Ckpt({"show", "-D", dir + "/img"}).exit_status, 0);
+}
+
+TEST(CkptTest, FrozenNanosleepNeitherEndsEarlyNorFails) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached sleeper({TestProgramPath("sud_ticker"), log, "sleep"});
+  ASSERT_TRUE(WaitForLines(log, "^armed", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CommandResult dump = Ckpt({"dump", "-t", std::to_string(sleeper.pid()), "-D",
+                             dir + "/img", "--leave-running"});
+  ASSERT_EQ(dump.exit_status, 0) << dump.err;
+  ASSERT_TRUE(WaitForLines(log, "^slept", 1, 6000)) << ReadFile(log);
+  std::smatch match;
+  std::string text = ReadFile(log);
+  ASSERT_TRUE(
+      std::regex_search(text, match, std::regex("slept ([0-9.]+) result 0 ok")))
+      << text;
+  EXPECT_GE(std::stod(match[1]), 1.99);
+}
+
+TEST(CkptTest, UnsupportedDescriptorFailsAndLeavesTheProcessAsItWas) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log}, /*extra_socket=*/true);
+  ASSERT_TRUE(WaitForLines(log, "^tick", 2));
+  CommandResult dump = Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D",
+                             dir + "/img", "--leave-running"});
+  EXPECT_NE(dump.exit_status, 0);
+  EXPECT_NE(dump.err.find("descriptor 3 is socket:"), std::string::npos)
+      << dump.err;
+  EXPECT_EQ(std::count(dump.err.begin(), dump.err.end(), '\n'), 1);
+  struct stat st;
+  EXPECT_NE(stat((dir + "/img/MANIFEST").c_str(), &st), 0);
+  int ticks = CountLines(log, "^tick");
+  EXPECT_TRUE(WaitForLines(log, "^tick", ticks + 3));
+  EXPECT_EQ(CountLines(log, "unexpected 0$"), CountLines(log, "^tick"));
+}
+
+TEST(CkptTest, DamagedOrTruncatedImagesAreRefused) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick", 2));
+  for (const char* name : {"/damaged", "/truncated"}) {
+    ASSERT_EQ(Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D",
+                    dir + name, "--leave-running"})
+                  .exit_status,
+              0);
+  }
+  // Bytes changed in the largest file, pages.img.
+  {
+    std::fstream pages(dir + "/damaged/pages.img",
+                       std::ios::in | std::ios::out | std::ios::binary);
+    pages.seekp(100);
+    pages.write("XXXX", 4);
+  }
+  truncate((dir + "/truncated/pages.img").c_str(), 4096);
+  for (const char* name : {"/damaged", "/truncated"}) {
+    CommandResult shown = Ckpt({"show", "-D", dir + name});
+    EXPECT_EQ(shown.exit_status, 1) << name;
+    EXPECT_NE(shown.err.find("pages.img"), std::string::npos) << shown.err;
+    EXPECT_EQ(shown.out, "");
+  }
+  CommandResult foreign = Ckpt({"show", "-D", dir});
+  EXPECT_EQ(foreign.exit_status, 1);
+  EXPECT_NE(foreign.err.find("no image"), std::string::npos) << foreign.err;
+}
+
+TEST(CkptTest, BadArgumentsGetOneLineAndAnExitStatus) {
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+  };
+  std::string dir = MakeTempDir();
+  const Case kCases[] = {
+      {{}, 2},
+      {{"frobnicate"}, 2},
+      {{"dump", "-D", dir + "/x"}, 2},
+      {{"dump", "-t", "abc", "-D", dir + "/x"}, 2},
+      {{"dump", "-t", "1", "--bogus"}, 2},
+      {{"show"}, 2},
+      {{"restore", "-D", dir}, 2},
+      // A process id that no process has (beyond pid_max).
+      {{"dump", "-t", "99999999", "-D", dir + "/y"}, 1},
+  };
+  for (const Case& c : kCases) {
+    CommandResult result = Ckpt(c.args);
+    EXPECT_EQ(result.exit_status, c.status) << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
+        << result.err;
+    EXPECT_EQ(result.err.rfind("sandbox-ckpt: ", 0), 0u) << result.err;
+  }
+}
+
+}  // namespace
+}  // namespace sandbox::testing
