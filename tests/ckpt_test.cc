@@ -73,6 +73,13 @@ class Detached {
     int status;
     return waitpid(pid_, &status, WNOHANG) == 0;
   }
+  // Waits for the process to exit; returns its status as a shell shows it.
+  int Wait() {
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, 0) != pid_) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
   void Kill() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -198,8 +205,10 @@ TEST(CkptTest, SandboxedThreadsKeepTheirDenialAcrossLeaveRunningDumps) {
   }
   EXPECT_GT(CountLines(log, "tick"), ticks);
   EXPECT_EQ(CountLines(log, "uname ok"), 0) << ReadFile(log);
-  // The program outlives its launcher if the launcher is killed first.
+  // Ending the program lets the launcher reap it and exit with 128+9;
+  // killing the launcher first would leave the program running.
   kill(program, SIGKILL);
+  EXPECT_EQ(ticker.Wait(), 128 + SIGKILL);
 }
 
 TEST(CkptTest, DumpWithoutLeaveRunningEndsTheProcess) {
