@@ -236,10 +236,10 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
   while (status.ok() && std::getline(maps, line)) {
     MappingImage mapping;
     char perms[8] = {};
-    unsigned long begin, end, offset;
+    unsigned long begin, end, offset, inode = 0;
     int name_at = 0;
-    if (sscanf(line.c_str(), "%lx-%lx %7s %lx %*s %*s %n", &begin, &end, perms,
-               &offset, &name_at) < 4 ||
+    if (sscanf(line.c_str(), "%lx-%lx %7s %lx %*s %lu %n", &begin, &end, perms,
+               &offset, &inode, &name_at) < 5 ||
         strlen(perms) != 4) {
       status = absl::InternalError(absl::StrCat("cannot parse maps: ", line));
       break;
@@ -247,6 +247,7 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
     mapping.begin = begin;
     mapping.end = end;
     mapping.file_offset = offset;
+    mapping.inode = inode;
     mapping.perms = perms;
     if (name_at > 0) mapping.name = line.substr(static_cast<size_t>(name_at));
     bool kernel_area = mapping.name == "[vvar]" ||

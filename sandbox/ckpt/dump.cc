@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -102,6 +103,40 @@ absl::Status CaptureProcess(pid_t pid, ProcessImage* image) {
           static_cast<uint32_t>(strtoul(line.c_str() + 6, nullptr, 8));
     }
   }
+  // The mm layout: fields 26-28 and 45-51 of /proc/PID/stat, counted after
+  // the command name, which may hold spaces.
+  std::ifstream stat_file(proc + "/stat");
+  std::string stat_text((std::istreambuf_iterator<char>(stat_file)),
+                        std::istreambuf_iterator<char>());
+  size_t name_end = stat_text.rfind(')');
+  if (name_end == std::string::npos) {
+    return absl::NotFoundError(absl::StrCat("no process ", pid));
+  }
+  std::vector<std::string> stat = absl::StrSplit(stat_text.substr(name_end + 2),
+                                                 ' ', absl::SkipWhitespace());
+  // stat[0] is field 3.
+  auto field = [&stat](int number) -> uint64_t {
+    uint64_t value = 0;
+    if (number - 3 < static_cast<int>(stat.size())) {
+      absl::SimpleAtoi(stat[number - 3], &value);
+    }
+    return value;
+  };
+  MmLayout& mm = image->mm;
+  mm.start_code = field(26);
+  mm.end_code = field(27);
+  mm.start_stack = field(28);
+  mm.start_data = field(45);
+  mm.end_data = field(46);
+  mm.start_brk = field(47);
+  mm.arg_start = field(48);
+  mm.arg_end = field(49);
+  mm.env_start = field(50);
+  mm.env_end = field(51);
+  std::ifstream auxv(proc + "/auxv", std::ios::binary);
+  image->auxv.assign((std::istreambuf_iterator<char>(auxv)),
+                     std::istreambuf_iterator<char>());
+
   for (int resource = 0; resource < RLIM_NLIMITS; ++resource) {
     struct rlimit limit;
     if (prlimit(pid, static_cast<__rlimit_resource>(resource), nullptr,
@@ -155,6 +190,15 @@ absl::Status CaptureByInjection(FrozenProcess& process, ProcessImage* image) {
       status = result.status();
     } else if (*result == 0 && read_scratch(&stack, sizeof(stack))) {
       image->threads[i].altstack = stack;
+    }
+  }
+  // The program break is only known to the kernel.
+  if (status.ok()) {
+    absl::StatusOr<long> brk = process.Inject(0, SYS_brk, {0});
+    if (!brk.ok()) {
+      status = brk.status();
+    } else {
+      image->mm.brk = static_cast<uint64_t>(*brk);
     }
   }
   absl::StatusOr<long> unmapped =

@@ -74,6 +74,13 @@ constexpr size_t kRegWords = sizeof(user_regs_struct) / sizeof(uint64_t);
 std::string Encode(const ProcessImage& image) {
   std::string out = absl::StrCat(kHeader, "\n");
   absl::StrAppend(&out, "pid ", image.pid, "\n");
+  const MmLayout& mm = image.mm;
+  absl::StrAppend(&out, "mm ", Hex(mm.start_code), " ", Hex(mm.end_code), " ",
+                  Hex(mm.start_data), " ", Hex(mm.end_data), " ",
+                  Hex(mm.start_brk), " ", Hex(mm.brk), " ", Hex(mm.start_stack),
+                  " ", Hex(mm.arg_start), " ", Hex(mm.arg_end), " ",
+                  Hex(mm.env_start), " ", Hex(mm.env_end), "\n");
+  absl::StrAppend(&out, "auxv ", HexBytes(image.auxv), "\n");
   absl::StrAppend(&out, "exe ", EncodeString(image.exe), "\n");
   absl::StrAppend(&out, "cwd ", EncodeString(image.cwd), "\n");
   absl::StrAppend(&out, "umask ", image.umask, "\n");
@@ -104,7 +111,7 @@ std::string Encode(const ProcessImage& image) {
   for (const MappingImage& m : image.mappings) {
     absl::StrAppend(&out, "mapping ", Hex(m.begin), " ", Hex(m.end), " ",
                     m.perms, " ", Hex(m.file_offset), " ", m.saved ? 1 : 0, " ",
-                    EncodeString(m.name), "\n");
+                    m.inode, " ", EncodeString(m.name), "\n");
     for (const PageRun& run : m.runs) {
       absl::StrAppend(&out, "run ", Hex(run.begin), " ", run.count, " ",
                       run.pages_offset, "\n");
@@ -138,6 +145,17 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
     bool ok = true;
     if (key == "end") {
       ended = true;
+    } else if (key == "mm" && f.size() == 12) {
+      uint64_t* fields[] = {
+          &image.mm.start_code,  &image.mm.end_code,  &image.mm.start_data,
+          &image.mm.end_data,    &image.mm.start_brk, &image.mm.brk,
+          &image.mm.start_stack, &image.mm.arg_start, &image.mm.arg_end,
+          &image.mm.env_start,   &image.mm.env_end};
+      for (int i = 0; ok && i < 11; ++i) {
+        ok = absl::SimpleHexAtoi(f[i + 1], fields[i]);
+      }
+    } else if (key == "auxv" && f.size() == 2) {
+      ok = ParseHexBytes(f[1], &image.auxv);
     } else if (key == "pid" && f.size() == 2) {
       ok = absl::SimpleAtoi(f[1], &image.pid);
     } else if (key == "exe" && f.size() == 2) {
@@ -186,14 +204,14 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
         ok = absl::SimpleHexAtoi(regs[i], &words[i]);
       }
       image.threads.push_back(std::move(t));
-    } else if (key == "mapping" && f.size() == 7) {
+    } else if (key == "mapping" && f.size() == 8) {
       MappingImage m;
       int saved = 0;
       ok = absl::SimpleHexAtoi(f[1], &m.begin) &&
            absl::SimpleHexAtoi(f[2], &m.end) && f[3].size() == 4 &&
            absl::SimpleHexAtoi(f[4], &m.file_offset) &&
-           absl::SimpleAtoi(f[5], &saved) && DecodeString(f[6], &m.name) &&
-           m.begin < m.end;
+           absl::SimpleAtoi(f[5], &saved) && absl::SimpleAtoi(f[6], &m.inode) &&
+           DecodeString(f[7], &m.name) && m.begin < m.end;
       m.saved = saved == 1;
       m.perms = std::string(f[3]);
       image.mappings.push_back(std::move(m));

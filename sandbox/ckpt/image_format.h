@@ -53,7 +53,8 @@ struct MappingImage {
   uint64_t end = 0;
   std::string perms;  // as /proc/PID/maps shows them: "rw-p"
   uint64_t file_offset = 0;
-  std::string name;  // path, "[heap]", "[stack]", "[vdso]", or empty
+  std::string name;    // path, "[heap]", "[stack]", "[vdso]", or empty
+  uint64_t inode = 0;  // views of one shared object have the same inode
   // Whether its contents are saved: not for a shared file mapping, whose
   // contents are the file's, nor for the kernel's own areas.
   bool saved = false;
@@ -79,8 +80,18 @@ struct RlimitImage {
   uint64_t maximum;
 };
 
+// The layout fields of the kernel's mm that /proc/PID/stat shows, and the
+// program break, which a restore sets with PR_SET_MM_MAP.
+struct MmLayout {
+  uint64_t start_code = 0, end_code = 0, start_data = 0, end_data = 0;
+  uint64_t start_brk = 0, brk = 0, start_stack = 0;
+  uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+};
+
 struct ProcessImage {
   pid_t pid = 0;
+  MmLayout mm;
+  std::string auxv;  // /proc/PID/auxv, as bytes
   std::string exe;
   std::string cwd;
   uint32_t umask = 022;
