@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -86,6 +87,13 @@ absl::Status CaptureThread(const FrozenThread& frozen, ThreadImage* thread) {
   result = Ptrace(kernel::kPtraceGetRseqConfiguration, frozen.tid,
                   sizeof(thread->rseq), &thread->rseq);
   if (result < 0) thread->rseq = {};
+  // The robust futex list can be asked for from outside.
+  void* head = nullptr;
+  size_t length = 0;
+  if (syscall(SYS_get_robust_list, frozen.tid, &head, &length) == 0) {
+    thread->robust_list = reinterpret_cast<uint64_t>(head);
+    thread->robust_list_length = length;
+  }
   return absl::OkStatus();
 }
 
@@ -190,6 +198,18 @@ absl::Status CaptureByInjection(FrozenProcess& process, ProcessImage* image) {
       status = result.status();
     } else if (*result == 0 && read_scratch(&stack, sizeof(stack))) {
       image->threads[i].altstack = stack;
+    }
+    // Where the kernel clears the thread id at exit: pthread_join waits
+    // on it.
+    uint64_t tid_address = 0;
+    if (status.ok()) {
+      result = process.Inject(i, SYS_prctl, {PR_GET_TID_ADDRESS, scratch});
+      if (!result.ok()) {
+        status = result.status();
+      } else if (*result == 0 &&
+                 read_scratch(&tid_address, sizeof(tid_address))) {
+        image->threads[i].clear_child_tid = tid_address;
+      }
     }
   }
   // The program break is only known to the kernel.

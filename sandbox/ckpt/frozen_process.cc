@@ -251,10 +251,15 @@ absl::Status FrozenProcess::Kill() {
     return absl::InternalError(
         absl::StrCat("kill ", pid_, ": ", strerror(errno)));
   }
-  // Collect the exit of every traced thread so none lingers as traced.
-  for (const FrozenThread& thread : threads_) {
-    int status;
-    while (waitpid(thread.tid, &status, __WALL) < 0 && errno == EINTR) {
+  // Collect the exit of every traced thread so none lingers as traced. The
+  // leader's exit is reported only once the others are reaped: it comes
+  // last.
+  for (int leader_last = 0; leader_last < 2; ++leader_last) {
+    for (const FrozenThread& thread : threads_) {
+      if ((thread.tid == pid_) != (leader_last == 1)) continue;
+      int status;
+      while (waitpid(thread.tid, &status, __WALL) < 0 && errno == EINTR) {
+      }
     }
   }
   return absl::OkStatus();

@@ -3,10 +3,9 @@
 // CRIU's:
 //
 //   sandbox-ckpt dump -t PID -D DIR [--leave-running]
+//   sandbox-ckpt restore -D DIR [-d] [--pidfile FILE]
 //   sandbox-ckpt show -D DIR [--json]
 //   sandbox-ckpt check
-//
-// restore is not available yet and says so.
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "sandbox/ckpt/image_dir.h"
 #include "sandbox/ckpt/image_format.h"
 #include "sandbox/ckpt/kernel_features.h"
+#include "sandbox/ckpt/restore.h"
 
 namespace sandbox::ckpt {
 namespace {
@@ -31,6 +31,10 @@ const char kUsage[] = R"(usage: sandbox-ckpt COMMAND [OPTIONS]
                      checkpoint process PID, all its threads, into DIR; the
                      process is ended once the image is complete and
                      verified, unless --leave-running
+  restore -D DIR [-d] [--pidfile FILE]
+                     recreate the process, with its ids, and let it run;
+                     wait for it and exit with its status, or with -d exit
+                     once it runs; --pidfile writes its id
   show -D DIR [--json]
                      describe the image in DIR (after checking it whole)
   check              report which kernel features are present
@@ -134,6 +138,46 @@ int ShowCommand(const Arguments& arguments) {
   return 0;
 }
 
+int RestoreCommand(int argc, char** argv) {
+  enum { kPidFile = 256 };
+  static const struct option kOptions[] = {
+      {"images-dir", required_argument, nullptr, 'D'},
+      {"restore-detached", no_argument, nullptr, 'd'},
+      {"pidfile", required_argument, nullptr, kPidFile},
+      {nullptr, 0, nullptr, 0},
+  };
+  RestoreOptions options;
+  optind = 2;
+  opterr = 0;
+  for (;;) {
+    int option = getopt_long(argc, argv, ":D:d", kOptions, nullptr);
+    if (option == -1) break;
+    switch (option) {
+      case 'D':
+        options.image_dir = optarg;
+        break;
+      case 'd':
+        options.detach = true;
+        break;
+      case kPidFile:
+        options.pid_file = optarg;
+        break;
+      case ':':
+        BadUsage(std::string("option '") + argv[optind - 1] +
+                 "' needs an argument");
+      default:
+        BadUsage(std::string("unknown option '") + argv[optind - 1] + "'");
+    }
+  }
+  if (optind != argc) {
+    BadUsage(std::string("unexpected argument '") + argv[optind] + "'");
+  }
+  if (options.image_dir.empty()) BadUsage("restore needs -D DIR");
+  absl::StatusOr<int> status = Restore(options);
+  if (!status.ok()) return Fail(status.status());
+  return *status;
+}
+
 }  // namespace
 }  // namespace sandbox::ckpt
 
@@ -150,10 +194,7 @@ int main(int argc, char** argv) {
   }
   if (command == "dump") return DumpCommand(ParseArguments(argc, argv));
   if (command == "show") return ShowCommand(ParseArguments(argc, argv));
-  if (command == "restore") {
-    fprintf(stderr, "sandbox-ckpt: restore is not available in this version\n");
-    return kExitBadUsage;
-  }
+  if (command == "restore") return RestoreCommand(argc, argv);
   BadUsage(command.empty() ? "no command given"
                            : "unknown command '" + command + "'");
 }

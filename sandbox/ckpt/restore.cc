@@ -1,0 +1,656 @@
+#include "sandbox/ckpt/restore.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "sandbox/ckpt/image_dir.h"
+#include "sandbox/ckpt/image_format.h"
+#include "sandbox/ckpt/restore_plan.h"
+#include "sandbox/common/kernel_abi.h"
+
+extern "C" {
+// The restorer's section, as the linker bounds it.
+extern const char __start_sandbox_restorer[];
+extern const char __stop_sandbox_restorer[];
+}
+
+namespace sandbox::ckpt {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kThreadStack = 64 * 1024;
+constexpr uint64_t kMainStack = 256 * 1024;
+constexpr uint64_t kScratch = 4096;
+
+long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
+  long result = syscall(SYS_ptrace, request, tid, addr, data);
+  return result < 0 ? -errno : result;
+}
+
+uint64_t RoundUp(uint64_t value) { return (value + kPage - 1) & ~(kPage - 1); }
+
+struct Range {
+  uint64_t begin, end;
+  std::string name;
+};
+
+std::vector<Range> OwnMappings() {
+  std::vector<Range> ranges;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long begin, end;
+    int name_at = 0;
+    if (sscanf(line.c_str(), "%lx-%lx %*s %*s %*s %*s %n", &begin, &end,
+               &name_at) < 2) {
+      continue;
+    }
+    ranges.push_back({begin, end, name_at > 0 ? line.substr(name_at) : ""});
+  }
+  return ranges;
+}
+
+bool Overlaps(uint64_t begin, uint64_t end, const std::vector<Range>& ranges) {
+  for (const Range& range : ranges) {
+    if (begin < range.end && range.begin < end) return true;
+  }
+  return false;
+}
+
+bool IsKernelArea(const std::string& name) {
+  return name == "[vdso]" || name == "[vvar]" || name == "[vvar_vclock]" ||
+         name == "[vsyscall]";
+}
+
+bool IdInUse(pid_t id) {
+  return kill(id, 0) == 0 || errno != ESRCH ||
+         access(absl::StrCat("/proc/", id).c_str(), F_OK) == 0;
+}
+
+// The new process, killed unless released: a restore that fails part way
+// leaves nothing behind.
+class Child {
+ public:
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, nullptr, __WALL) > 0 || errno == EINTR) {
+      }
+    }
+  }
+  pid_t pid_ = -1;
+  pid_t Release() {
+    pid_t pid = pid_;
+    pid_ = -1;
+    return pid;
+  }
+};
+
+// Makes a syscall in a stopped thread of the restored process through the
+// restorer's syscall instruction.
+absl::StatusOr<long> Inject(pid_t tid, uint64_t gadget, long nr,
+                            std::vector<uint64_t> args) {
+  user_regs_struct regs;
+  long result = Ptrace(PTRACE_GETREGS, tid, 0, &regs);
+  if (result < 0) {
+    return absl::InternalError(
+        absl::StrCat("PTRACE_GETREGS: ", strerror(-result)));
+  }
+  args.resize(6, 0);
+  regs.rax = static_cast<uint64_t>(nr);
+  regs.rdi = args[0];
+  regs.rsi = args[1];
+  regs.rdx = args[2];
+  regs.r10 = args[3];
+  regs.r8 = args[4];
+  regs.r9 = args[5];
+  regs.rip = gadget;
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  if ((result = Ptrace(PTRACE_SETREGS, tid, 0, &regs)) < 0 ||
+      (result = Ptrace(PTRACE_SINGLESTEP, tid, 0, nullptr)) < 0) {
+    return absl::InternalError(
+        absl::StrCat("injecting into thread ", tid, ": ", strerror(-result)));
+  }
+  int status;
+  if (waitpid(tid, &status, __WALL) != tid || !WIFSTOPPED(status)) {
+    return absl::InternalError(
+        absl::StrCat("thread ", tid, " died during an injected syscall"));
+  }
+  Ptrace(PTRACE_GETREGS, tid, 0, &regs);
+  return static_cast<long>(regs.rax);
+}
+
+absl::Status WriteChild(pid_t pid, uint64_t address, const void* data,
+                        size_t length) {
+  struct iovec local = {const_cast<void*>(data), length};
+  struct iovec remote = {reinterpret_cast<void*>(address), length};
+  if (process_vm_writev(pid, &local, 1, &remote, 1, 0) !=
+      static_cast<ssize_t>(length)) {
+    return absl::InternalError(
+        absl::StrCat("writing the restored process: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Fills the plan for `image` in a region at `region` of `size` bytes.
+absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
+                       uint64_t region, uint64_t size,
+                       const std::vector<Range>& own, int pages_fd,
+                       uint64_t* entry, uint64_t* stack_top, uint64_t* gadget,
+                       uint64_t* scratch) {
+  auto* plan = reinterpret_cast<RestorePlan*>(region);
+  memset(plan, 0, sizeof(*plan));
+  plan->region_begin = region;
+  plan->region_end = region + size;
+  plan->pages_fd = pages_fd;
+
+  for (const Range& range : own) {
+    if (IsKernelArea(range.name)) continue;
+    if (range.begin >= region && range.end <= region + size) continue;
+    if (plan->unmap_count == kPlanMaxUnmaps) {
+      return absl::ResourceExhaustedError("too many mappings in the tool");
+    }
+    plan->unmap[plan->unmap_count++] = {range.begin, range.end};
+  }
+  for (const Range& range : own) {
+    if (!IsKernelArea(range.name) || range.name == "[vsyscall]") continue;
+    for (const MappingImage& m : image.mappings) {
+      if (m.name == range.name) {
+        if (m.end - m.begin != range.end - range.begin) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(m.name, " has another size on this kernel"));
+        }
+        plan->moves[plan->move_count++] = {range.begin, m.begin,
+                                           range.end - range.begin};
+      }
+    }
+  }
+
+  uint64_t cursor = RoundUp(sizeof(RestorePlan));
+  auto allocate = [&](uint64_t bytes) {
+    uint64_t at = cursor;
+    cursor = (cursor + bytes + 63) & ~63ULL;
+    return at;
+  };
+  std::vector<const MappingImage*> restored;
+  for (const MappingImage& m : image.mappings) {
+    if (!IsKernelArea(m.name)) restored.push_back(&m);
+  }
+  plan->mapping_count = static_cast<uint32_t>(restored.size());
+  plan->mappings_at = allocate(sizeof(PlanMapping) * restored.size());
+  size_t run_total = 0;
+  for (const MappingImage* m : restored) run_total += m->runs.size();
+  plan->run_count = static_cast<uint32_t>(run_total);
+  plan->runs_at = allocate(sizeof(PlanRun) * run_total);
+  plan->file_count = static_cast<uint32_t>(image.files.size());
+  plan->files_at = allocate(sizeof(PlanFile) * image.files.size());
+  plan->thread_count = static_cast<uint32_t>(image.threads.size());
+  plan->threads_at = allocate(sizeof(PlanThread) * image.threads.size());
+
+  auto* mappings = reinterpret_cast<PlanMapping*>(region + plan->mappings_at);
+  auto* runs = reinterpret_cast<PlanRun*>(region + plan->runs_at);
+  std::map<uint64_t, int> groups;  // inode -> group
+  uint32_t next_run = 0;
+  for (size_t i = 0; i < restored.size(); ++i) {
+    const MappingImage& m = *restored[i];
+    PlanMapping& p = mappings[i];
+    p.begin = m.begin;
+    p.end = m.end;
+    p.file_offset = m.file_offset;
+    p.prot = (m.perms[0] == 'r' ? PROT_READ : 0) |
+             (m.perms[1] == 'w' ? PROT_WRITE : 0) |
+             (m.perms[2] == 'x' ? PROT_EXEC : 0);
+    bool shared = m.perms[3] == 's';
+    bool real_file =
+        absl::StartsWith(m.name, "/") && !absl::EndsWith(m.name, " (deleted)");
+    if (shared && real_file && !absl::StartsWith(m.name, "/dev/zero") &&
+        !absl::StartsWith(m.name, "/SYSV")) {
+      p.kind = kPlanFileShared;
+      p.writable_file = m.perms[1] == 'w';
+    } else if (shared) {
+      p.kind = kPlanSharedGroup;
+      auto [it, added] =
+          groups.emplace(m.inode, static_cast<int>(groups.size()));
+      p.group = it->second;
+      if (p.group >= kPlanMaxGroups) {
+        return absl::ResourceExhaustedError("too many shared memory objects");
+      }
+      plan->group_size[p.group] = std::max<uint64_t>(
+          plan->group_size[p.group], m.file_offset + (m.end - m.begin));
+    } else if (real_file) {
+      p.kind = kPlanFilePrivate;
+    } else {
+      p.kind = kPlanAnonymous;
+    }
+    if (m.name.size() >= kPlanPathMax) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("path too long: ", m.name));
+    }
+    strcpy(p.path, m.name.c_str());
+    p.first_run = next_run;
+    p.run_count = static_cast<uint32_t>(m.runs.size());
+    for (const PageRun& run : m.runs) {
+      runs[next_run++] = {run.begin, run.count, run.pages_offset};
+    }
+  }
+  plan->group_count = static_cast<int32_t>(groups.size());
+
+  auto* files = reinterpret_cast<PlanFile*>(region + plan->files_at);
+  std::map<std::string, int> pipes;
+  for (size_t i = 0; i < image.files.size(); ++i) {
+    const FileImage& f = image.files[i];
+    PlanFile& p = files[i];
+    p.fd = f.fd;
+    p.flags = f.flags;
+    p.position = f.position;
+    if (f.path.size() >= kPlanPathMax) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("path too long: ", f.path));
+    }
+    strcpy(p.path, f.path.c_str());
+    if (f.kind == "pipe") {
+      p.kind = kPlanPipe;
+      auto [it, added] = pipes.emplace(f.path, static_cast<int>(pipes.size()));
+      p.pipe = it->second;
+      p.pipe_end = (f.flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
+      if (!f.pipe_data_file.empty()) {
+        absl::StatusOr<std::string> data = reader.ReadFile(f.pipe_data_file);
+        if (!data.ok()) return data.status();
+        p.data_at = allocate(data->size());
+        p.data_size = data->size();
+        memcpy(reinterpret_cast<void*>(region + p.data_at), data->data(),
+               data->size());
+      }
+    } else {
+      p.kind = kPlanRegular;
+    }
+  }
+  if (pipes.size() > kPlanMaxPipes) {
+    return absl::ResourceExhaustedError("too many pipes");
+  }
+  plan->pipe_count = static_cast<int32_t>(pipes.size());
+
+  auto* threads = reinterpret_cast<PlanThread*>(region + plan->threads_at);
+  for (size_t i = 0; i < image.threads.size(); ++i) {
+    threads[i].tid = image.threads[i].tid;
+    threads[i].stack_top = region + allocate(kThreadStack) + kThreadStack;
+  }
+  if (image.cwd.size() >= kPlanPathMax || image.exe.size() >= kPlanPathMax) {
+    return absl::FailedPreconditionError("path too long");
+  }
+  strcpy(plan->cwd, image.cwd.c_str());
+  strcpy(plan->exe, image.exe.c_str());
+  plan->umask = image.umask;
+  plan->rlimit_count =
+      static_cast<uint32_t>(std::min<size_t>(image.rlimits.size(), 16));
+  for (uint32_t r = 0; r < plan->rlimit_count; ++r) {
+    plan->rlimits[r][0] = image.rlimits[r].current;
+    plan->rlimits[r][1] = image.rlimits[r].maximum;
+  }
+  const MmLayout& mm = image.mm;
+  plan->mm = {mm.start_code, mm.end_code,  mm.start_data,  mm.end_data,
+              mm.start_brk,  mm.brk,       mm.start_stack, mm.arg_start,
+              mm.arg_end,    mm.env_start, mm.env_end};
+  plan->auxv_size = static_cast<uint32_t>(
+      std::min<size_t>(image.auxv.size(), sizeof(plan->auxv)));
+  memcpy(plan->auxv, image.auxv.data(), plan->auxv_size);
+
+  *scratch = region + allocate(kScratch);
+  uint64_t code_size =
+      static_cast<uint64_t>(__stop_sandbox_restorer - __start_sandbox_restorer);
+  uint64_t code = region + allocate(code_size);
+  memcpy(reinterpret_cast<void*>(code), __start_sandbox_restorer, code_size);
+  *entry = code + static_cast<uint64_t>(
+                      reinterpret_cast<const char*>(&sandbox_restorer_main) -
+                      __start_sandbox_restorer);
+  *gadget = code + static_cast<uint64_t>(sandbox_restorer_syscall -
+                                         __start_sandbox_restorer);
+  *stack_top = region + allocate(kMainStack) + kMainStack - 64;
+  if (cursor > size) return absl::InternalError("restore plan overflows");
+  return absl::OkStatus();
+}
+
+uint64_t RegionSize(const ProcessImage& image) {
+  uint64_t bytes = sizeof(RestorePlan) + kMainStack + kScratch + (1 << 20);
+  bytes += image.mappings.size() * sizeof(PlanMapping);
+  for (const MappingImage& m : image.mappings) {
+    bytes += m.runs.size() * sizeof(PlanRun);
+  }
+  bytes += image.files.size() * (sizeof(PlanFile) + (1 << 16));
+  bytes += image.threads.size() * (sizeof(PlanThread) + kThreadStack);
+  return RoundUp(bytes + 64 * 64);
+}
+
+// The registers a thread resumes with: a syscall that the checkpoint
+// interrupted runs again, rather than returning the kernel's internal
+// restart codes.
+user_regs_struct ResumeRegisters(const ThreadImage& thread) {
+  user_regs_struct regs = thread.regs;
+  int64_t result = static_cast<int64_t>(regs.rax);
+  if (static_cast<int64_t>(regs.orig_rax) >= 0 &&
+      (result == -kernel::kErestartSys || result == -kernel::kErestartNoIntr ||
+       result == -kernel::kErestartNoHand ||
+       result == -kernel::kErestartRestartBlock)) {
+    regs.rax = regs.orig_rax;
+    regs.rip -= 2;
+  }
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  return regs;
+}
+
+const char* StepName(int step) {
+  static const char* kSteps[] = {"",
+                                 "unmapping the tool",
+                                 "moving the vDSO",
+                                 "shared memory",
+                                 "opening a mapped file",
+                                 "mapping memory",
+                                 "reading pages",
+                                 "protecting memory",
+                                 "making pipes",
+                                 "opening a file",
+                                 "seeking a file",
+                                 "setting file flags",
+                                 "placing a descriptor",
+                                 "refilling a pipe",
+                                 "changing directory",
+                                 "setting limits",
+                                 "setting the mm layout",
+                                 "creating a thread"};
+  return step > 0 && step < 18 ? kSteps[step] : "an unknown step";
+}
+
+}  // namespace
+
+absl::StatusOr<int> Restore(const RestoreOptions& options) {
+  absl::StatusOr<ImageReader> reader = ImageReader::Open(options.image_dir);
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<std::string> text = reader->ReadFile("process.img");
+  if (!text.ok()) return text.status();
+  absl::StatusOr<ProcessImage> decoded = Decode(*text);
+  if (!decoded.ok()) return decoded.status();
+  const ProcessImage& image = *decoded;
+
+  for (const ThreadImage& thread : image.threads) {
+    if (IdInUse(thread.tid)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "id ", thread.tid, " is in use; the process cannot get it back"));
+    }
+  }
+
+  // A region that neither the image nor this tool uses, for the plan and
+  // the restorer.
+  uint64_t size = RegionSize(image);
+  std::vector<Range> image_ranges;
+  for (const MappingImage& m : image.mappings) {
+    image_ranges.push_back({m.begin, m.end, m.name});
+  }
+  uint64_t region = 0;
+  for (uint64_t candidate = 0x100000000ULL; candidate < 0x7f0000000000ULL;
+       candidate += 0x40000000ULL) {
+    if (Overlaps(candidate, candidate + size, image_ranges)) continue;
+    void* mapped =
+        mmap(reinterpret_cast<void*>(candidate), size,
+             PROT_READ | PROT_WRITE | PROT_EXEC,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (mapped != MAP_FAILED) {
+      region = candidate;
+      break;
+    }
+  }
+  if (region == 0) return absl::ResourceExhaustedError("no room to restore");
+
+  int highest = 2;
+  for (const FileImage& f : image.files) highest = std::max(highest, f.fd);
+  int pages = open(reader->PathOf("pages.img").c_str(), O_RDONLY | O_CLOEXEC);
+  if (pages < 0) return absl::DataLossError("cannot open pages.img");
+  int pages_fd = fcntl(pages, F_DUPFD, highest + 1);
+  close(pages);
+  if (pages_fd < 0) return absl::InternalError("cannot place pages.img");
+
+  uint64_t entry, stack_top, gadget, scratch;
+  absl::Status status =
+      BuildPlan(image, *reader, region, size, OwnMappings(), pages_fd, &entry,
+                &stack_top, &gadget, &scratch);
+  if (!status.ok()) return status;
+
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  }
+  pid_t wanted = image.pid;
+  struct clone_args args = {};
+  args.exit_signal = SIGCHLD;
+  args.set_tid = reinterpret_cast<uint64_t>(&wanted);
+  args.set_tid_size = 1;
+  fflush(nullptr);
+  Child child;
+  child.pid_ = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof(args)));
+  if (child.pid_ == 0) {
+    // The child: wait until the tool traces it, then hand over to the
+    // restorer on its own stack. Async-signal-safe calls only.
+    char go;
+    close(sync[1]);
+    if (read(sync[0], &go, 1) != 1) _exit(125);
+    // The tool's rseq area is about to be unmapped; the kernel would fault
+    // the thread at its next update of it.
+    if (__rseq_size > 0) {
+      // glibc registers the whole 32-byte area but may report only the
+      // size of the features it uses: try both.
+      char* area =
+          static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+      if (syscall(SYS_rseq, area, __rseq_size, 1 /* RSEQ_FLAG_UNREGISTER */,
+                  0x53053053) != 0) {
+        syscall(SYS_rseq, area, 32, 1, 0x53053053);
+      }
+    }
+    asm volatile(
+        "movq %0, %%rsp\n\t"
+        "movq %1, %%rdi\n\t"
+        "callq *%2\n\t"
+        "ud2"
+        :
+        : "r"(stack_top), "r"(region), "r"(entry)
+        : "memory");
+    __builtin_unreachable();
+  }
+  close(sync[0]);
+  close(pages_fd);
+  if (child.pid_ < 0) {
+    close(sync[1]);
+    return absl::UnavailableError(
+        absl::StrCat("clone3 with id ", wanted, ": ", strerror(errno)));
+  }
+  munmap(reinterpret_cast<void*>(region), size);
+  long seized =
+      Ptrace(PTRACE_SEIZE, child.pid_, 0,
+             reinterpret_cast<void*>(PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL));
+  if (write(sync[1], "g", 1) != 1 || seized < 0) {
+    close(sync[1]);
+    return absl::InternalError("cannot trace the new process");
+  }
+  close(sync[1]);
+
+  // Every thread ends the restorer on an int3; the tool waits for all.
+  std::set<pid_t> ready;
+  while (ready.size() < image.threads.size()) {
+    int wait_status;
+    pid_t tid = waitpid(-1, &wait_status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError("lost the new process");
+    }
+    if (!WIFSTOPPED(wait_status)) {
+      return absl::InternalError(
+          absl::StrCat("the new process ended while being restored (status ",
+                       wait_status, ")"));
+    }
+    int event = wait_status >> 16;
+    if (getenv("CKPT_DEBUG"))
+      fprintf(stderr, "stop %d status %x\n", tid, wait_status);
+    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
+      Ptrace(PTRACE_CONT, tid, 0, nullptr);
+      continue;
+    }
+    if (WSTOPSIG(wait_status) != SIGTRAP) {
+      // A fault in the restorer (or anything else it did not ask for)
+      // ends the restore.
+      user_regs_struct regs = {};
+      Ptrace(PTRACE_GETREGS, tid, 0, &regs);
+      if (getenv("CKPT_DEBUG")) {
+        siginfo_t info = {};
+        Ptrace(PTRACE_GETSIGINFO, tid, 0, &info);
+        fprintf(
+            stderr,
+            "rip %llx region %lx entry %lx addr %p rbx %llx rsp %llx code %d\n",
+            regs.rip, region, entry, info.si_addr, regs.rbx, regs.rsp,
+            info.si_code);
+        system(absl::StrCat("cat /proc/", tid, "/maps >&2").c_str());
+      }
+      return absl::InternalError(
+          absl::StrCat("the new process got signal ", WSTOPSIG(wait_status),
+                       " while being restored, at ", absl::Hex(regs.rip)));
+    }
+    if (tid == child.pid_) {
+      RestorePlan failure;
+      struct iovec local = {&failure, sizeof(failure)};
+      struct iovec remote = {reinterpret_cast<void*>(region), sizeof(failure)};
+      if (process_vm_readv(tid, &local, 1, &remote, 1, 0) == sizeof(failure) &&
+          failure.failed_step != 0) {
+        return absl::InternalError(
+            absl::StrCat("restoring failed at ", StepName(failure.failed_step),
+                         ": ", strerror(failure.failed_errno)));
+      }
+    }
+    ready.insert(tid);
+  }
+
+  if (getenv("CKPT_DEBUG")) fprintf(stderr, "all ready\n");
+  // Signal state, through syscalls in the new process.
+  pid_t main_tid = child.pid_;
+  for (const SignalAction& sa : image.sigactions) {
+    if (sa.action.handler == SIG_DFL && sa.action.flags == 0 &&
+        sa.action.mask == 0) {
+      continue;
+    }
+    status = WriteChild(main_tid, scratch, &sa.action, sizeof(sa.action));
+    if (!status.ok()) return status;
+    absl::StatusOr<long> result =
+        Inject(main_tid, gadget, SYS_rt_sigaction,
+               {static_cast<uint64_t>(sa.signo), scratch, 0, 8});
+    if (!result.ok()) return result.status();
+    if (*result != 0) {
+      return absl::InternalError(
+          absl::StrCat("restoring the action of signal ", sa.signo, ": ",
+                       strerror(static_cast<int>(-*result))));
+    }
+  }
+  for (const ThreadImage& thread : image.threads) {
+    if (!(thread.altstack.ss_flags & SS_DISABLE)) {
+      status = WriteChild(main_tid, scratch, &thread.altstack,
+                          sizeof(thread.altstack));
+      if (!status.ok()) return status;
+      absl::StatusOr<long> result =
+          Inject(thread.tid, gadget, SYS_sigaltstack, {scratch, 0});
+      if (!result.ok()) return result.status();
+    }
+    // Per-thread kernel state that glibc relies on: where to clear the
+    // thread id at exit (pthread_join waits on it) and the robust futex
+    // list.
+    if (thread.clear_child_tid != 0) {
+      absl::StatusOr<long> result = Inject(
+          thread.tid, gadget, SYS_set_tid_address, {thread.clear_child_tid});
+      if (!result.ok()) return result.status();
+    }
+    if (thread.robust_list != 0) {
+      absl::StatusOr<long> result =
+          Inject(thread.tid, gadget, SYS_set_robust_list,
+                 {thread.robust_list, thread.robust_list_length});
+      if (!result.ok()) return result.status();
+    }
+    if (thread.rseq.address != 0) {
+      // The kernel's rseq registration is not in memory: the thread makes
+      // it again.
+      absl::StatusOr<long> result = Inject(
+          thread.tid, gadget, SYS_rseq,
+          {thread.rseq.address, thread.rseq.length, 0, thread.rseq.signature});
+      if (!result.ok()) return result.status();
+      if (*result != 0) {
+        return absl::InternalError(
+            absl::StrCat("rseq registration of thread ", thread.tid, ": ",
+                         strerror(static_cast<int>(-*result))));
+      }
+    }
+  }
+  // The restorer's region goes last; the step after the munmap stops
+  // before fetching from it.
+  absl::StatusOr<long> unmapped =
+      Inject(main_tid, gadget, SYS_munmap, {region, size});
+  if (!unmapped.ok()) return unmapped.status();
+
+  // Registers, extended state and masks; then, last before each thread
+  // runs again, its SUD configuration.
+  for (const ThreadImage& thread : image.threads) {
+    user_regs_struct regs = ResumeRegisters(thread);
+    std::string xstate = thread.xstate;
+    struct iovec io = {xstate.data(), xstate.size()};
+    uint64_t mask = thread.sigmask;
+    long result;
+    if ((result = Ptrace(PTRACE_SETREGS, thread.tid, 0, &regs)) < 0 ||
+        (!xstate.empty() && (result = Ptrace(PTRACE_SETREGSET, thread.tid,
+                                             NT_X86_XSTATE, &io)) < 0) ||
+        (result = Ptrace(PTRACE_SETSIGMASK, thread.tid, sizeof(mask), &mask)) <
+            0) {
+      return absl::InternalError(absl::StrCat(
+          "setting the state of thread ", thread.tid, ": ", strerror(-result)));
+    }
+    if (thread.sud.mode != kernel::kSudOff) {
+      kernel::PtraceSudConfig sud = thread.sud;
+      result =
+          Ptrace(kernel::kPtraceSetSudConfig, thread.tid, sizeof(sud), &sud);
+      if (result < 0) {
+        return absl::InternalError(
+            absl::StrCat("setting the SUD configuration of thread ", thread.tid,
+                         ": ", strerror(-result)));
+      }
+    }
+  }
+  if (!options.pid_file.empty()) {
+    std::ofstream out(options.pid_file);
+    out << child.pid_ << "\n";
+    if (!out) {
+      return absl::InternalError(
+          absl::StrCat("cannot write ", options.pid_file));
+    }
+  }
+  for (const ThreadImage& thread : image.threads) {
+    Ptrace(PTRACE_DETACH, thread.tid, 0, nullptr);
+  }
+  pid_t pid = child.Release();
+  if (options.detach) return 0;
+  int wait_status;
+  while (waitpid(pid, &wait_status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError("lost the process");
+  }
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  return 128 + WTERMSIG(wait_status);
+}
+
+}  // namespace sandbox::ckpt
