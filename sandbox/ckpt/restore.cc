@@ -503,8 +503,6 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
                        wait_status, ")"));
     }
     int event = wait_status >> 16;
-    if (getenv("CKPT_DEBUG"))
-      fprintf(stderr, "stop %d status %x\n", tid, wait_status);
     if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
       Ptrace(PTRACE_CONT, tid, 0, nullptr);
       continue;
@@ -514,16 +512,6 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
       // ends the restore.
       user_regs_struct regs = {};
       Ptrace(PTRACE_GETREGS, tid, 0, &regs);
-      if (getenv("CKPT_DEBUG")) {
-        siginfo_t info = {};
-        Ptrace(PTRACE_GETSIGINFO, tid, 0, &info);
-        fprintf(
-            stderr,
-            "rip %llx region %lx entry %lx addr %p rbx %llx rsp %llx code %d\n",
-            regs.rip, region, entry, info.si_addr, regs.rbx, regs.rsp,
-            info.si_code);
-        system(absl::StrCat("cat /proc/", tid, "/maps >&2").c_str());
-      }
       return absl::InternalError(
           absl::StrCat("the new process got signal ", WSTOPSIG(wait_status),
                        " while being restored, at ", absl::Hex(regs.rip)));
@@ -542,7 +530,6 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
     ready.insert(tid);
   }
 
-  if (getenv("CKPT_DEBUG")) fprintf(stderr, "all ready\n");
   // Signal state, through syscalls in the new process.
   pid_t main_tid = child.pid_;
   for (const SignalAction& sa : image.sigactions) {
