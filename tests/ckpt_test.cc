@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -304,7 +307,8 @@ TEST(CkptTest, BadArgumentsGetOneLineAndAnExitStatus) {
       {{"dump", "-t", "abc", "-D", dir + "/x"}, 2},
       {{"dump", "-t", "1", "--bogus"}, 2},
       {{"show"}, 2},
-      {{"restore", "-D", dir}, 2},
+      {{"restore"}, 2},
+      {{"restore", "-D", dir}, 1},
       // A process id that no process has (beyond pid_max).
       {{"dump", "-t", "99999999", "-D", dir + "/y"}, 1},
   };
@@ -315,6 +319,206 @@ TEST(CkptTest, BadArgumentsGetOneLineAndAnExitStatus) {
         << result.err;
     EXPECT_EQ(result.err.rfind("sandbox-ckpt: ", 0), 0u) << result.err;
   }
+}
+
+// Waits for a pid file to hold a process id.
+pid_t WaitForPidFile(const std::string& path) {
+  for (int waited = 0; waited < 5000; waited += 20) {
+    std::string text = ReadFile(path);
+    if (!text.empty() && text.back() == '\n') return std::stoi(text);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+// Dumps `pid` into `dir` (ending it), waits for `original` to be gone, and
+// starts `sandbox-ckpt restore` (which stays the restored process's parent)
+// with a pid file. Returns the restored id, or -1.
+pid_t DumpAndRestore(pid_t pid, Detached& original, const std::string& dir,
+                     std::unique_ptr<Detached>* restorer) {
+  CommandResult dump =
+      Ckpt({"dump", "-t", std::to_string(pid), "-D", dir + "/img"});
+  EXPECT_EQ(dump.exit_status, 0) << dump.err;
+  original.Wait();
+  *restorer = std::make_unique<Detached>(
+      std::vector<std::string>{CkptPath(), "restore", "-D", dir + "/img",
+                               "--pidfile", dir + "/restored.pid"});
+  return WaitForPidFile(dir + "/restored.pid");
+}
+
+TEST(CkptRestoreTest, OwnSudProgramCarriesOnIntercepted) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick .* answer 4242", 3));
+  pid_t pid = ticker.pid();
+  std::unique_ptr<Detached> restorer;
+  pid_t restored = DumpAndRestore(pid, ticker, dir, &restorer);
+  ASSERT_EQ(restored, pid);
+  int ticks = CountLines(log, "^tick");
+  ASSERT_TRUE(WaitForLines(log, "^tick", ticks + 5)) << ReadFile(log);
+  EXPECT_EQ(CountLines(log, "^tick .* answer 4242 unexpected 0$"),
+            CountLines(log, "^tick"))
+      << ReadFile(log);
+  // Its SUD configuration, read back through ptrace by a second dump,
+  // is the one it had before.
+  CommandResult again = Ckpt({"dump", "-t", std::to_string(restored), "-D",
+                              dir + "/again", "--leave-running"});
+  ASSERT_EQ(again.exit_status, 0) << again.err;
+  EXPECT_EQ(SudConfigs(dir + "/img"), SudConfigs(dir + "/again"));
+  kill(restored, SIGKILL);
+  EXPECT_EQ(restorer->Wait(), 128 + SIGKILL);
+}
+
+TEST(CkptRestoreTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached launcher({SandboxPath(), "--deny", "uname", "--",
+                     TestProgramPath("thread_ticker"), log});
+  for (int thread = 0; thread < 5; ++thread) {
+    ASSERT_TRUE(WaitForLines(log, "^thread " + std::to_string(thread), 2));
+  }
+  pid_t program =
+      std::stoi(ReadFile("/proc/" + std::to_string(launcher.pid()) + "/task/" +
+                         std::to_string(launcher.pid()) + "/children"));
+  std::set<std::string> tids_before;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(program) + "/task")) {
+    tids_before.insert(entry.path().filename());
+  }
+  std::unique_ptr<Detached> restorer;
+  pid_t restored = DumpAndRestore(program, launcher, dir, &restorer);
+  ASSERT_EQ(restored, program);
+  std::set<std::string> tids_after;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(restored) + "/task")) {
+    tids_after.insert(entry.path().filename());
+  }
+  EXPECT_EQ(tids_after, tids_before);
+  for (int thread = 0; thread < 5; ++thread) {
+    std::string pattern = "^thread " + std::to_string(thread) + " tick";
+    EXPECT_TRUE(WaitForLines(log, pattern, CountLines(log, pattern) + 3));
+  }
+  EXPECT_EQ(CountLines(log, "uname ok"), 0) << ReadFile(log);
+  kill(restored, SIGKILL);
+  EXPECT_EQ(restorer->Wait(), 128 + SIGKILL);
+}
+
+TEST(CkptRestoreTest, LeaveRunningTwiceThenRestoreTheSecondImage) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick", 2));
+  for (const char* name : {"/one", "/two"}) {
+    ASSERT_EQ(Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D",
+                    dir + name, "--leave-running"})
+                  .exit_status,
+              0);
+  }
+  // Occupied: the original still has the id.
+  CommandResult busy = Ckpt({"restore", "-D", dir + "/two"});
+  EXPECT_EQ(busy.exit_status, 1);
+  EXPECT_NE(busy.err.find("in use"), std::string::npos) << busy.err;
+
+  pid_t pid = ticker.pid();
+  ticker.Kill();
+  Detached restorer({CkptPath(), "restore", "-D", dir + "/two", "--pidfile",
+                     dir + "/restored.pid"});
+  ASSERT_EQ(WaitForPidFile(dir + "/restored.pid"), pid);
+  int ticks = CountLines(log, "^tick");
+  EXPECT_TRUE(WaitForLines(log, "^tick", ticks + 5));
+  EXPECT_EQ(CountLines(log, "unexpected 0$"), CountLines(log, "^tick"));
+  kill(pid, SIGKILL);
+  EXPECT_EQ(restorer.Wait(), 128 + SIGKILL);
+}
+
+TEST(CkptRestoreTest, FileOffsetAndUnreadPipeBytesAreKept) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  std::ofstream(dir + "/data") << "abcdefgh";
+  Detached keeper(
+      {TestProgramPath("fd_keeper"), log, dir + "/data", dir + "/go"});
+  ASSERT_TRUE(WaitForLines(log, "^ready", 1));
+  pid_t pid = keeper.pid();
+  std::unique_ptr<Detached> restorer;
+  ASSERT_EQ(DumpAndRestore(pid, keeper, dir, &restorer), pid);
+  std::ofstream(dir + "/go") << "";
+  EXPECT_EQ(restorer->Wait(), 0);
+  EXPECT_EQ(CountLines(log, "^offset 3 cloexec 1 pipe hello\\(5\\) next defg$"),
+            1)
+      << ReadFile(log);
+}
+
+TEST(CkptRestoreTest, NanosleepInterruptedByTheCheckpointCompletes) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached sleeper({TestProgramPath("sud_ticker"), log, "sleep"});
+  ASSERT_TRUE(WaitForLines(log, "^armed", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::unique_ptr<Detached> restorer;
+  ASSERT_GT(DumpAndRestore(sleeper.pid(), sleeper, dir, &restorer), 0);
+  EXPECT_EQ(restorer->Wait(), 0);
+  std::smatch match;
+  std::string text = ReadFile(log);
+  ASSERT_TRUE(
+      std::regex_search(text, match, std::regex("slept ([0-9.]+) result 0 ok")))
+      << text;
+  EXPECT_GE(std::stod(match[1]), 1.99);
+}
+
+TEST(CkptRestoreTest, DamagedImageIsRefusedAndNothingRuns) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick", 2));
+  pid_t pid = ticker.pid();
+  ASSERT_EQ(
+      Ckpt({"dump", "-t", std::to_string(pid), "-D", dir + "/img"}).exit_status,
+      0);
+  ticker.Wait();
+  {
+    std::fstream pages(dir + "/img/pages.img",
+                       std::ios::in | std::ios::out | std::ios::binary);
+    pages.seekp(5000);
+    pages.write("damage", 6);
+  }
+  CommandResult restored = Ckpt({"restore", "-D", dir + "/img"});
+  EXPECT_EQ(restored.exit_status, 1);
+  EXPECT_NE(restored.err.find("damaged"), std::string::npos) << restored.err;
+  EXPECT_NE(kill(pid, 0), 0);
+  truncate((dir + "/img/pages.img").c_str(), 100);
+  EXPECT_EQ(Ckpt({"restore", "-D", dir + "/img"}).exit_status, 1);
+  EXPECT_NE(kill(pid, 0), 0);
+}
+
+TEST(CkptRestoreTest, PythonWithThreadsCarriesOn) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  std::string script =
+      "import threading, time, sys\n"
+      "out = open(sys.argv[1], 'a', buffering=1)\n"
+      "def work(n):\n"
+      "    for i in range(1000000):\n"
+      "        out.write(f'worker {n} step {i}\\n')\n"
+      "        time.sleep(0.02)\n"
+      "threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]\n"
+      "[t.start() for t in threads]\n"
+      "[t.join() for t in threads]\n";
+  std::ofstream(dir + "/work.py") << script;
+  Detached python({"/usr/bin/python3", dir + "/work.py", log});
+  for (int n = 0; n < 3; ++n) {
+    ASSERT_TRUE(WaitForLines(log, "^worker " + std::to_string(n), 3));
+  }
+  std::unique_ptr<Detached> restorer;
+  pid_t restored = DumpAndRestore(python.pid(), python, dir, &restorer);
+  ASSERT_GT(restored, 0);
+  for (int n = 0; n < 3; ++n) {
+    std::string pattern = "^worker " + std::to_string(n);
+    EXPECT_TRUE(WaitForLines(log, pattern, CountLines(log, pattern) + 3))
+        << ReadFile(log);
+  }
+  kill(restored, SIGKILL);
+  EXPECT_EQ(restorer->Wait(), 128 + SIGKILL);
 }
 
 }  // namespace

@@ -166,17 +166,30 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
   Sys(SYS_close_range, 0, plan->pages_fd - 1, 0);
   Sys(SYS_close_range, plan->pages_fd + 1, ~0U, 0);
   PlanFile* files = At<PlanFile>(plan, plan->files_at);
+  // Working descriptors live above every number the image uses, so that
+  // placing one never closes another.
+  const int base = plan->pages_fd + 1;
   int pipe_ends[kPlanMaxPipes][2];
   for (int p = 0; p < plan->pipe_count; ++p) {
-    long result = Sys(SYS_pipe2, reinterpret_cast<long>(pipe_ends[p]), 0);
+    int made[2];
+    long result = Sys(SYS_pipe2, reinterpret_cast<long>(made), 0);
     if (result < 0) Fail(plan, 8, result);
+    for (int end = 0; end < 2; ++end) {
+      long high = Sys(SYS_fcntl, made[end], F_DUPFD, base);
+      if (high < 0) Fail(plan, 8, high);
+      Sys(SYS_close, made[end]);
+      pipe_ends[p][end] = static_cast<int>(high);
+    }
   }
   for (uint32_t i = 0; i < plan->file_count; ++i) {
     PlanFile& f = files[i];
     long fd;
     if (f.kind == kPlanRegular) {
-      fd = Sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(f.path),
-               f.flags & ~(O_CREAT | O_TRUNC | O_EXCL));
+      long opened = Sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(f.path),
+                        f.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC));
+      if (opened < 0) Fail(plan, 9, opened);
+      fd = Sys(SYS_fcntl, opened, F_DUPFD, base);
+      Sys(SYS_close, opened);
       if (fd < 0) Fail(plan, 9, fd);
       if (f.position != 0) {
         long result = Sys(SYS_lseek, fd, static_cast<long>(f.position), 0);
@@ -184,14 +197,14 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
       }
     } else {
       fd = pipe_ends[f.pipe][f.pipe_end];
-      long result = Sys(SYS_fcntl, fd, F_SETFL, f.flags & O_NONBLOCK);
-      if (result < 0) Fail(plan, 11, result);
     }
-    if (fd != f.fd) {
-      long result = Sys(SYS_dup3, fd, f.fd, f.flags & O_CLOEXEC);
-      if (result < 0) Fail(plan, 12, result);
-    } else if (f.flags & O_CLOEXEC) {
-      Sys(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+    long result = Sys(SYS_dup3, fd, f.fd, f.flags & O_CLOEXEC);
+    if (result < 0) Fail(plan, 12, result);
+    if (f.kind == kPlanRegular) {
+      Sys(SYS_close, fd);
+    } else {
+      result = Sys(SYS_fcntl, f.fd, F_SETFL, f.flags & O_NONBLOCK);
+      if (result < 0) Fail(plan, 11, result);
     }
   }
   // Unread bytes go back into their pipes, through the pipe's own ends.
@@ -202,15 +215,9 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
         WriteAll(pipe_ends[f.pipe][1], At<char>(plan, f.data_at), f.data_size);
     if (result < 0) Fail(plan, 13, result);
   }
-  // Pipe ends whose numbers the image does not use are closed.
   for (int p = 0; p < plan->pipe_count; ++p) {
-    for (int end = 0; end < 2; ++end) {
-      bool used = false;
-      for (uint32_t i = 0; i < plan->file_count; ++i) {
-        used = used || files[i].fd == pipe_ends[p][end];
-      }
-      if (!used) Sys(SYS_close, pipe_ends[p][end]);
-    }
+    Sys(SYS_close, pipe_ends[p][0]);
+    Sys(SYS_close, pipe_ends[p][1]);
   }
 
   // 5. The rest of the process's own state.

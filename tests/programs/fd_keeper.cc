@@ -1,0 +1,32 @@
+// Holds state in its descriptors for a checkpoint to carry: a regular file
+// read part way, and a pipe with unread bytes. It waits for a trigger file,
+// then logs what it finds in them and exits 0.
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc < 4) return 2;  // LOG DATA TRIGGER
+  FILE* log = fopen(argv[1], "a");
+  if (log == nullptr) return 2;
+  setvbuf(log, nullptr, _IOLBF, 0);
+  int data = open(argv[2], O_RDONLY | O_CLOEXEC);
+  char head[3];
+  if (data < 0 || read(data, head, sizeof(head)) != 3) return 2;
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK) != 0 || write(fds[1], "hello", 5) != 5) return 2;
+  fprintf(log, "ready\n");
+  struct stat st;
+  while (stat(argv[3], &st) != 0) usleep(20000);
+  char unread[16] = {};
+  ssize_t got = read(fds[0], unread, sizeof(unread) - 1);
+  char rest[16] = {};
+  ssize_t more = read(data, rest, 4);
+  fprintf(log, "offset %ld cloexec %d pipe %s(%zd) next %.*s\n",
+          static_cast<long>(lseek(data, 0, SEEK_CUR)) - (more > 0 ? more : 0),
+          (fcntl(data, F_GETFD) & FD_CLOEXEC) != 0, unread, got,
+          static_cast<int>(more > 0 ? more : 0), rest);
+  return 0;
+}
