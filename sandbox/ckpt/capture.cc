@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,10 +77,11 @@ constexpr uint64_t kPageSwapped = 1ULL << 62;
 
 // Streams the pages of `mapping` that are present or swapped into the
 // image, in runs, through a buffer of whole pages.
-absl::Status SavePresentPages(int mem, int pagemap, MappingImage* mapping,
-                              std::vector<char>* buffer, uint64_t* written,
-                              ImageWriter* writer) {
+absl::Status SavePresentPages(pid_t pid, int mem, int pagemap,
+                              MappingImage* mapping, std::vector<char>* buffer,
+                              uint64_t* written, ImageWriter* writer) {
   const uint64_t pages = (mapping->end - mapping->begin) / kPageSize;
+  const bool readable = mapping->perms[0] == 'r';
   std::vector<uint64_t> entries(4096);
   uint64_t run_start = 0, run_length = 0;
   auto flush_run = [&]() -> absl::Status {
@@ -92,8 +94,16 @@ absl::Status SavePresentPages(int mem, int pagemap, MappingImage* mapping,
       uint64_t chunk =
           std::min<uint64_t>(buffer->size() / kPageSize, run_length - done);
       size_t bytes = static_cast<size_t>(chunk * kPageSize);
-      ssize_t got = pread(mem, buffer->data(), bytes,
-                          static_cast<off_t>(run.begin + done * kPageSize));
+      uint64_t from = run.begin + done * kPageSize;
+      // process_vm_readv is the faster path; /proc/PID/mem also reads what
+      // the process itself cannot (PROT_NONE pages).
+      struct iovec local = {buffer->data(), bytes};
+      struct iovec remote = {reinterpret_cast<void*>(from), bytes};
+      ssize_t got =
+          readable ? process_vm_readv(pid, &local, 1, &remote, 1, 0) : -1;
+      if (got != static_cast<ssize_t>(bytes)) {
+        got = pread(mem, buffer->data(), bytes, static_cast<off_t>(from));
+      }
       // A page past the end of its file reads as an error here and would
       // fault in the process too; zeros keep the image's layout.
       size_t valid = got > 0 ? static_cast<size_t>(got) : 0;
@@ -230,7 +240,7 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
         absl::StrCat("open /proc/", pid, "/pagemap: ", strerror(errno)));
   }
   absl::Status status = writer->BeginFile("pages.img");
-  std::vector<char> buffer(4 << 20);
+  std::vector<char> buffer(16 << 20);
   uint64_t written = 0;
   std::string line;
   while (status.ok() && std::getline(maps, line)) {
@@ -259,8 +269,8 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
                        !absl::StartsWith(mapping.name, "/memfd:");
     if (!kernel_area && !shared_file) {
       mapping.saved = true;
-      status =
-          SavePresentPages(mem, pagemap, &mapping, &buffer, &written, writer);
+      status = SavePresentPages(pid, mem, pagemap, &mapping, &buffer, &written,
+                                writer);
     }
     image->mappings.push_back(std::move(mapping));
   }
