@@ -466,6 +466,23 @@ TEST(CkptRestoreTest, NanosleepInterruptedByTheCheckpointCompletes) {
   EXPECT_GE(std::stod(match[1]), 1.99);
 }
 
+TEST(CkptRestoreTest, VectorRegistersSurviveCheckpointAndRestore) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  CommandResult cpu = RunCommand({"grep", "-qw", "avx512bw", "/proc/cpuinfo"});
+  if (cpu.exit_status != 0) GTEST_SKIP() << "no AVX-512";
+  Detached keeper({SandboxPath(), "--", TestProgramPath("zmm_keeper"), log});
+  ASSERT_TRUE(WaitForLines(log, "^holding", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  pid_t program =
+      std::stoi(ReadFile("/proc/" + std::to_string(keeper.pid()) + "/task/" +
+                         std::to_string(keeper.pid()) + "/children"));
+  std::unique_ptr<Detached> restorer;
+  ASSERT_EQ(DumpAndRestore(program, keeper, dir, &restorer), program);
+  EXPECT_EQ(restorer->Wait(), 0) << ReadFile(log);
+  EXPECT_EQ(CountLines(log, "^registers intact$"), 1) << ReadFile(log);
+}
+
 TEST(CkptRestoreTest, DamagedImageIsRefusedAndNothingRuns) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";
