@@ -27,6 +27,7 @@
 #include "sandbox/ckpt/frozen_process.h"
 #include "sandbox/ckpt/image_dir.h"
 #include "sandbox/ckpt/image_format.h"
+#include "sandbox/ckpt/ptrace_util.h"
 #include "sandbox/common/kernel_abi.h"
 
 namespace sandbox::ckpt {
@@ -62,11 +63,6 @@ std::string ReadLink(const std::string& path) {
   char buffer[4096];
   ssize_t length = readlink(path.c_str(), buffer, sizeof(buffer) - 1);
   return length < 0 ? std::string() : std::string(buffer, length);
-}
-
-long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
-  long result = syscall(SYS_ptrace, request, tid, addr, data);
-  return result < 0 ? -errno : result;
 }
 
 // Per-thread state that ptrace reports directly.

@@ -18,14 +18,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "sandbox/ckpt/ptrace_util.h"
 
 namespace sandbox::ckpt {
 namespace {
-
-long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
-  long result = syscall(SYS_ptrace, request, tid, addr, data);
-  return result < 0 ? -errno : result;
-}
 
 absl::Status PtraceError(absl::string_view what, pid_t tid, long error) {
   std::string message =
@@ -184,34 +180,9 @@ absl::StatusOr<long> FrozenProcess::Inject(size_t index, long nr,
     thread.sigmask_changed = true;
   }
 
-  args.resize(6, 0);
-  user_regs_struct regs = thread.regs;
-  regs.rax = static_cast<uint64_t>(nr);
-  regs.rdi = args[0];
-  regs.rsi = args[1];
-  regs.rdx = args[2];
-  regs.r10 = args[3];
-  regs.r8 = args[4];
-  regs.r9 = args[5];
-  regs.rip = *instruction;
-  // Not a syscall being restarted: the kernel must not rewind this.
-  regs.orig_rax = static_cast<uint64_t>(-1);
   thread.regs_changed = true;
-  long result = Ptrace(PTRACE_SETREGS, thread.tid, 0, &regs);
-  if (result < 0) return PtraceError("PTRACE_SETREGS", thread.tid, result);
-  result = Ptrace(PTRACE_SINGLESTEP, thread.tid, 0, nullptr);
-  if (result < 0) return PtraceError("PTRACE_SINGLESTEP", thread.tid, result);
-  absl::StatusOr<int> stop = WaitForStop(thread.tid);
-  if (!stop.ok()) return stop.status();
-  if (WSTOPSIG(*stop) != SIGTRAP) {
-    return absl::InternalError(
-        absl::StrCat("thread ", thread.tid, " stopped by signal ",
-                     WSTOPSIG(*stop), " during an injected syscall"));
-  }
-  user_regs_struct after;
-  result = Ptrace(PTRACE_GETREGS, thread.tid, 0, &after);
-  if (result < 0) return PtraceError("PTRACE_GETREGS", thread.tid, result);
-  return static_cast<long>(after.rax);
+  return StepSyscall(thread.tid, thread.regs, *instruction, nr,
+                     std::move(args));
 }
 
 absl::Status FrozenProcess::Thaw() {

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "sandbox/ckpt/ptrace_util.h"
 #include "sandbox/common/kernel_abi.h"
 
 namespace sandbox::ckpt {
@@ -21,11 +22,6 @@ namespace {
 // A selector byte and an allowed range for the probe child's SUD; the
 // child never makes a syscall while the selector blocks.
 volatile char g_probe_selector = kernel::kSelectorAllow;
-
-long Ptrace(long request, pid_t pid, void* addr, void* data) {
-  long result = syscall(SYS_ptrace, request, pid, addr, data);
-  return result < 0 ? -errno : result;
-}
 
 // A child that arms SUD on itself and stops, for the tracer to look at.
 // Runs between fork and _exit: raw syscalls only.
@@ -66,18 +62,18 @@ std::vector<FeatureCheck> ProbeKernelFeatures() {
   int status = 0;
   waitpid(probe.pid, &status, WUNTRACED);
   bool stopped = WIFSTOPPED(status);
-  long seized = Ptrace(PTRACE_SEIZE, probe.pid, nullptr, nullptr);
+  long seized = Ptrace(PTRACE_SEIZE, probe.pid, 0, nullptr);
   add("PTRACE_SEIZE", stopped && seized == 0,
       seized == 0 ? "attached to a probe child"
                   : absl::StrCat("PTRACE_SEIZE: ", strerror(-seized)));
   if (seized != 0) return checks;
-  Ptrace(PTRACE_INTERRUPT, probe.pid, nullptr, nullptr);
+  Ptrace(PTRACE_INTERRUPT, probe.pid, 0, nullptr);
   kill(probe.pid, SIGCONT);
   waitpid(probe.pid, &status, __WALL);
 
   kernel::PtraceSudConfig config = {};
-  long got = Ptrace(kernel::kPtraceGetSudConfig, probe.pid,
-                    reinterpret_cast<void*>(sizeof(config)), &config);
+  long got =
+      Ptrace(kernel::kPtraceGetSudConfig, probe.pid, sizeof(config), &config);
   bool sud_armed =
       got == 0 && config.mode == kernel::kSudOn &&
       config.selector == reinterpret_cast<uint64_t>(&g_probe_selector);
@@ -86,7 +82,7 @@ std::vector<FeatureCheck> ProbeKernelFeatures() {
                 : "prctl(PR_SET_SYSCALL_USER_DISPATCH) did not take effect "
                   "(kernel built without it, or disabled)");
   long set = got == 0 ? Ptrace(kernel::kPtraceSetSudConfig, probe.pid,
-                               reinterpret_cast<void*>(sizeof(config)), &config)
+                               sizeof(config), &config)
                       : got;
   add("ptrace SUD config (Linux 6.4)", got == 0 && set == 0,
       got != 0   ? absl::StrCat("PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG: ",
@@ -103,7 +99,7 @@ std::vector<FeatureCheck> ProbeKernelFeatures() {
     uint32_t pad;
   } rseq = {};
   long rseq_result = Ptrace(kernel::kPtraceGetRseqConfiguration, probe.pid,
-                            reinterpret_cast<void*>(sizeof(rseq)), &rseq);
+                            sizeof(rseq), &rseq);
   add("ptrace rseq configuration (Linux 5.13)", rseq_result >= 0,
       rseq_result >= 0 ? "read a probe child's registration"
                        : absl::StrCat("PTRACE_GET_RSEQ_CONFIGURATION: ",

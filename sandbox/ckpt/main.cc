@@ -60,27 +60,32 @@ int Check() {
   return all_present ? 0 : kExitFailure;
 }
 
+// The options of every command; each command checks it got only its own.
 struct Arguments {
   std::string pid;
   std::string dir;
+  std::string pid_file;
   bool leave_running = false;
   bool json = false;
+  bool detach = false;
 };
 
 Arguments ParseArguments(int argc, char** argv) {
-  enum { kLeaveRunning = 256, kJson };
+  enum { kLeaveRunning = 256, kJson, kPidFile };
   static const struct option kOptions[] = {
       {"tree", required_argument, nullptr, 't'},
       {"images-dir", required_argument, nullptr, 'D'},
       {"leave-running", no_argument, nullptr, kLeaveRunning},
       {"json", no_argument, nullptr, kJson},
+      {"restore-detached", no_argument, nullptr, 'd'},
+      {"pidfile", required_argument, nullptr, kPidFile},
       {nullptr, 0, nullptr, 0},
   };
   Arguments arguments;
   optind = 2;
   opterr = 0;
   for (;;) {
-    int option = getopt_long(argc, argv, ":t:D:", kOptions, nullptr);
+    int option = getopt_long(argc, argv, ":t:D:d", kOptions, nullptr);
     if (option == -1) break;
     switch (option) {
       case 't':
@@ -94,6 +99,12 @@ Arguments ParseArguments(int argc, char** argv) {
         break;
       case kJson:
         arguments.json = true;
+        break;
+      case 'd':
+        arguments.detach = true;
+        break;
+      case kPidFile:
+        arguments.pid_file = optarg;
         break;
       case ':':
         BadUsage(std::string("option '") + argv[optind - 1] +
@@ -113,6 +124,9 @@ int DumpCommand(const Arguments& arguments) {
   if (arguments.pid.empty() || arguments.dir.empty()) {
     BadUsage("dump needs -t PID and -D DIR");
   }
+  if (arguments.json || arguments.detach || !arguments.pid_file.empty()) {
+    BadUsage("dump takes -t PID, -D DIR and optionally --leave-running");
+  }
   if (!absl::SimpleAtoi(arguments.pid, &options.pid) || options.pid <= 0) {
     BadUsage("bad process id '" + arguments.pid + "'");
   }
@@ -124,7 +138,8 @@ int DumpCommand(const Arguments& arguments) {
 
 int ShowCommand(const Arguments& arguments) {
   if (arguments.dir.empty() || !arguments.pid.empty() ||
-      arguments.leave_running) {
+      arguments.leave_running || arguments.detach ||
+      !arguments.pid_file.empty()) {
     BadUsage("show takes -D DIR and optionally --json");
   }
   absl::StatusOr<ImageReader> reader = ImageReader::Open(arguments.dir);
@@ -138,41 +153,15 @@ int ShowCommand(const Arguments& arguments) {
   return 0;
 }
 
-int RestoreCommand(int argc, char** argv) {
-  enum { kPidFile = 256 };
-  static const struct option kOptions[] = {
-      {"images-dir", required_argument, nullptr, 'D'},
-      {"restore-detached", no_argument, nullptr, 'd'},
-      {"pidfile", required_argument, nullptr, kPidFile},
-      {nullptr, 0, nullptr, 0},
-  };
+int RestoreCommand(const Arguments& arguments) {
+  if (arguments.dir.empty() || !arguments.pid.empty() ||
+      arguments.leave_running || arguments.json) {
+    BadUsage("restore takes -D DIR and optionally -d and --pidfile FILE");
+  }
   RestoreOptions options;
-  optind = 2;
-  opterr = 0;
-  for (;;) {
-    int option = getopt_long(argc, argv, ":D:d", kOptions, nullptr);
-    if (option == -1) break;
-    switch (option) {
-      case 'D':
-        options.image_dir = optarg;
-        break;
-      case 'd':
-        options.detach = true;
-        break;
-      case kPidFile:
-        options.pid_file = optarg;
-        break;
-      case ':':
-        BadUsage(std::string("option '") + argv[optind - 1] +
-                 "' needs an argument");
-      default:
-        BadUsage(std::string("unknown option '") + argv[optind - 1] + "'");
-    }
-  }
-  if (optind != argc) {
-    BadUsage(std::string("unexpected argument '") + argv[optind] + "'");
-  }
-  if (options.image_dir.empty()) BadUsage("restore needs -D DIR");
+  options.image_dir = arguments.dir;
+  options.detach = arguments.detach;
+  options.pid_file = arguments.pid_file;
   absl::StatusOr<int> status = Restore(options);
   if (!status.ok()) return Fail(status.status());
   return *status;
@@ -194,7 +183,7 @@ int main(int argc, char** argv) {
   }
   if (command == "dump") return DumpCommand(ParseArguments(argc, argv));
   if (command == "show") return ShowCommand(ParseArguments(argc, argv));
-  if (command == "restore") return RestoreCommand(argc, argv);
+  if (command == "restore") return RestoreCommand(ParseArguments(argc, argv));
   BadUsage(command.empty() ? "no command given"
                            : "unknown command '" + command + "'");
 }

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "sandbox/ckpt/image_dir.h"
 #include "sandbox/ckpt/image_format.h"
+#include "sandbox/ckpt/ptrace_util.h"
 #include "sandbox/ckpt/restore_plan.h"
 #include "sandbox/common/kernel_abi.h"
 
@@ -38,11 +39,6 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kThreadStack = 64 * 1024;
 constexpr uint64_t kMainStack = 256 * 1024;
 constexpr uint64_t kScratch = 4096;
-
-long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
-  long result = syscall(SYS_ptrace, request, tid, addr, data);
-  return result < 0 ? -errno : result;
-}
 
 uint64_t RoundUp(uint64_t value) { return (value + kPage - 1) & ~(kPage - 1); }
 
@@ -113,28 +109,7 @@ absl::StatusOr<long> Inject(pid_t tid, uint64_t gadget, long nr,
     return absl::InternalError(
         absl::StrCat("PTRACE_GETREGS: ", strerror(-result)));
   }
-  args.resize(6, 0);
-  regs.rax = static_cast<uint64_t>(nr);
-  regs.rdi = args[0];
-  regs.rsi = args[1];
-  regs.rdx = args[2];
-  regs.r10 = args[3];
-  regs.r8 = args[4];
-  regs.r9 = args[5];
-  regs.rip = gadget;
-  regs.orig_rax = static_cast<uint64_t>(-1);
-  if ((result = Ptrace(PTRACE_SETREGS, tid, 0, &regs)) < 0 ||
-      (result = Ptrace(PTRACE_SINGLESTEP, tid, 0, nullptr)) < 0) {
-    return absl::InternalError(
-        absl::StrCat("injecting into thread ", tid, ": ", strerror(-result)));
-  }
-  int status;
-  if (waitpid(tid, &status, __WALL) != tid || !WIFSTOPPED(status)) {
-    return absl::InternalError(
-        absl::StrCat("thread ", tid, " died during an injected syscall"));
-  }
-  Ptrace(PTRACE_GETREGS, tid, 0, &regs);
-  return static_cast<long>(regs.rax);
+  return StepSyscall(tid, regs, gadget, nr, std::move(args));
 }
 
 absl::Status WriteChild(pid_t pid, uint64_t address, const void* data,

@@ -1,0 +1,62 @@
+#include "sandbox/ckpt/ptrace_util.h"
+
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace sandbox::ckpt {
+
+long Ptrace(long request, pid_t tid, uint64_t addr, void* data) {
+  long result = syscall(SYS_ptrace, request, tid, addr, data);
+  return result < 0 ? -errno : result;
+}
+
+absl::StatusOr<long> StepSyscall(pid_t tid, const user_regs_struct& base,
+                                 uint64_t instruction, long nr,
+                                 std::vector<uint64_t> args) {
+  args.resize(6, 0);
+  user_regs_struct regs = base;
+  regs.rax = static_cast<uint64_t>(nr);
+  regs.rdi = args[0];
+  regs.rsi = args[1];
+  regs.rdx = args[2];
+  regs.r10 = args[3];
+  regs.r8 = args[4];
+  regs.r9 = args[5];
+  regs.rip = instruction;
+  // Not a syscall being restarted: the kernel must not rewind this.
+  regs.orig_rax = static_cast<uint64_t>(-1);
+  long result;
+  if ((result = Ptrace(PTRACE_SETREGS, tid, 0, &regs)) < 0 ||
+      (result = Ptrace(PTRACE_SINGLESTEP, tid, 0, nullptr)) < 0) {
+    return absl::InternalError(absl::StrCat("injecting a syscall into thread ",
+                                            tid, ": ", strerror(-result)));
+  }
+  int status = 0;
+  pid_t got;
+  while ((got = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR) {
+  }
+  if (got != tid || !WIFSTOPPED(status)) {
+    return absl::NotFoundError(
+        absl::StrCat("thread ", tid, " ended during an injected syscall"));
+  }
+  if (WSTOPSIG(status) != SIGTRAP) {
+    return absl::InternalError(
+        absl::StrCat("thread ", tid, " stopped by signal ", WSTOPSIG(status),
+                     " during an injected syscall"));
+  }
+  if ((result = Ptrace(PTRACE_GETREGS, tid, 0, &regs)) < 0) {
+    return absl::InternalError(absl::StrCat("PTRACE_GETREGS of thread ", tid,
+                                            ": ", strerror(-result)));
+  }
+  return static_cast<long>(regs.rax);
+}
+
+}  // namespace sandbox::ckpt
