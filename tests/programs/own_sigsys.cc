@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cerrno>
 
+#include "tests/programs/raw_uname.h"
+
 namespace {
 
 std::atomic<int> g_handler_runs{0};
@@ -20,16 +22,6 @@ std::atomic<int> g_last_code{0};
 void OnSigsys(int, siginfo_t* info, void*) {
   ++g_handler_runs;
   g_last_code = info->si_code;
-}
-
-long RawUname() {
-  struct utsname name;
-  long result;
-  asm volatile("syscall"
-               : "=a"(result)
-               : "a"(SYS_uname), "D"(&name)
-               : "rcx", "r11", "memory");
-  return result;
 }
 
 const char* Describe(long result) {

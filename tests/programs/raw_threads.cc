@@ -17,6 +17,8 @@
 #include <atomic>
 #include <cerrno>
 
+#include "tests/programs/raw_uname.h"
+
 namespace {
 
 constexpr int kPthreads = 32;
@@ -29,17 +31,6 @@ constexpr size_t kSmallStack = 16384;
 
 long g_results[kTotal];
 std::atomic<int> g_done{0};
-
-// A uname that no libc wrapper can hide: the syscall instruction is here.
-// Raw clone children run it without a usable thread pointer.
-long RawUname(struct utsname* buf) {
-  long result;
-  asm volatile("syscall"
-               : "=a"(result)
-               : "a"(SYS_uname), "D"(buf)
-               : "rcx", "r11", "memory");
-  return result;
-}
 
 [[noreturn]] void RawExitThread() {
   asm volatile("syscall" : : "a"(SYS_exit), "D"(0) : "rcx", "r11", "memory");

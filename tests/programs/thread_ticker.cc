@@ -10,19 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tests/programs/raw_uname.h"
+
 namespace {
 
 FILE* g_log;
-
-long RawUname() {
-  struct utsname name;
-  long result;
-  asm volatile("syscall"
-               : "=a"(result)
-               : "a"(SYS_uname), "D"(&name)
-               : "rcx", "r11", "memory");
-  return result;
-}
 
 void* Tick(void* arg) {
   long id = reinterpret_cast<long>(arg);

@@ -13,19 +13,11 @@
 
 #include <cerrno>
 
+#include "tests/programs/raw_uname.h"
+
 extern char** environ;
 
 namespace {
-
-long RawUname() {
-  struct utsname name;
-  long result;
-  asm volatile("syscall"
-               : "=a"(result)
-               : "a"(SYS_uname), "D"(&name)
-               : "rcx", "r11", "memory");
-  return result;
-}
 
 // Returns the exit status of one vfork child that reports its own
 // intercepted syscalls through its exit code: 0 for uname allowed,
