@@ -370,11 +370,15 @@ TEST(CkptRestoreTest, OwnSudProgramCarriesOnIntercepted) {
   EXPECT_EQ(restorer->Wait(), 128 + SIGKILL);
 }
 
-TEST(CkptRestoreTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
+// Run through every interception mode: with signals only, the threads are
+// frozen inside the runtime's SIGSYS handler, blocked in its syscalls.
+class CkptModesTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CkptModesTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";
-  Detached launcher({SandboxPath(), "--deny", "uname", "--",
-                     TestProgramPath("thread_ticker"), log});
+  Detached launcher({SandboxPath(), "--mode=" + GetParam(), "--deny", "uname",
+                     "--", TestProgramPath("thread_ticker"), log});
   for (int thread = 0; thread < 5; ++thread) {
     ASSERT_TRUE(WaitForLines(log, "^thread " + std::to_string(thread), 2));
   }
@@ -403,6 +407,10 @@ TEST(CkptRestoreTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
   kill(restored, SIGKILL);
   EXPECT_EQ(restorer->Wait(), 128 + SIGKILL);
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, CkptModesTest,
+                         ::testing::ValuesIn(InterceptionModes()),
+                         [](const auto& info) { return info.param; });
 
 TEST(CkptRestoreTest, LeaveRunningTwiceThenRestoreTheSecondImage) {
   std::string dir = MakeTempDir();
