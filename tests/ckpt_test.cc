@@ -355,6 +355,8 @@ TEST(CkptRestoreTest, OwnSudProgramCarriesOnIntercepted) {
   std::unique_ptr<Detached> restorer;
   pid_t restored = DumpAndRestore(pid, ticker, dir, &restorer);
   ASSERT_EQ(restored, pid);
+  EXPECT_EQ(ReadFile("/proc/" + std::to_string(restored) + "/comm"),
+            "sud_ticker\n");
   int ticks = CountLines(log, "^tick");
   ASSERT_TRUE(WaitForLines(log, "^tick", ticks + 5)) << ReadFile(log);
   EXPECT_EQ(CountLines(log, "^tick .* answer 4242 unexpected 0$"),

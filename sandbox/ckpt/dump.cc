@@ -68,6 +68,8 @@ std::string ReadLink(const std::string& path) {
 // Per-thread state that ptrace reports directly.
 absl::Status CaptureThread(const FrozenThread& frozen, ThreadImage* thread) {
   thread->tid = frozen.tid;
+  std::ifstream comm(absl::StrCat("/proc/", frozen.tid, "/comm"));
+  std::getline(comm, thread->name);
   thread->regs = frozen.regs;
   thread->sigmask = frozen.sigmask;
   thread->sud = frozen.sud;

@@ -99,16 +99,16 @@ std::string Encode(const ProcessImage& image) {
     const uint64_t* words = reinterpret_cast<const uint64_t*>(&t.regs);
     std::vector<std::string> regs;
     for (size_t i = 0; i < kRegWords; ++i) regs.push_back(Hex(words[i]));
-    absl::StrAppend(&out, "thread ", t.tid, " sigmask ", Hex(t.sigmask),
-                    " sud ", Hex(t.sud.mode), " ", Hex(t.sud.selector), " ",
-                    Hex(t.sud.offset), " ", Hex(t.sud.len), " rseq ",
-                    Hex(t.rseq.address), " ", t.rseq.length, " ",
-                    Hex(t.rseq.signature), " altstack ",
-                    Hex(reinterpret_cast<uint64_t>(t.altstack.ss_sp)), " ",
-                    t.altstack.ss_flags, " ", t.altstack.ss_size, " tidaddr ",
-                    Hex(t.clear_child_tid), " robust ", Hex(t.robust_list), " ",
-                    t.robust_list_length, " regs ", absl::StrJoin(regs, ","),
-                    " xstate ", HexBytes(t.xstate), "\n");
+    absl::StrAppend(
+        &out, "thread ", t.tid, " sigmask ", Hex(t.sigmask), " sud ",
+        Hex(t.sud.mode), " ", Hex(t.sud.selector), " ", Hex(t.sud.offset), " ",
+        Hex(t.sud.len), " rseq ", Hex(t.rseq.address), " ", t.rseq.length, " ",
+        Hex(t.rseq.signature), " altstack ",
+        Hex(reinterpret_cast<uint64_t>(t.altstack.ss_sp)), " ",
+        t.altstack.ss_flags, " ", t.altstack.ss_size, " tidaddr ",
+        Hex(t.clear_child_tid), " robust ", Hex(t.robust_list), " ",
+        t.robust_list_length, " name ", EncodeString(t.name), " regs ",
+        absl::StrJoin(regs, ","), " xstate ", HexBytes(t.xstate), "\n");
   }
   for (const MappingImage& m : image.mappings) {
     absl::StrAppend(&out, "mapping ", Hex(m.begin), " ", Hex(m.end), " ",
@@ -182,7 +182,7 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
       sa.action.handler = reinterpret_cast<void (*)(int)>(handler);
       sa.action.restorer = reinterpret_cast<void (*)()>(restorer);
       image.sigactions.push_back(sa);
-    } else if (key == "thread" && f.size() == 26) {
+    } else if (key == "thread" && f.size() == 28) {
       ThreadImage t;
       uint64_t sp;
       ok = absl::SimpleAtoi(f[1], &t.tid) && f[2] == "sigmask" &&
@@ -199,10 +199,11 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
            absl::SimpleAtoi(f[16], &t.altstack.ss_size) && f[17] == "tidaddr" &&
            absl::SimpleHexAtoi(f[18], &t.clear_child_tid) &&
            f[19] == "robust" && absl::SimpleHexAtoi(f[20], &t.robust_list) &&
-           absl::SimpleAtoi(f[21], &t.robust_list_length) && f[22] == "regs" &&
-           f[24] == "xstate" && ParseHexBytes(f[25], &t.xstate);
+           absl::SimpleAtoi(f[21], &t.robust_list_length) && f[22] == "name" &&
+           DecodeString(f[23], &t.name) && f[24] == "regs" &&
+           f[26] == "xstate" && ParseHexBytes(f[27], &t.xstate);
       t.altstack.ss_sp = reinterpret_cast<void*>(sp);
-      std::vector<absl::string_view> regs = absl::StrSplit(f[23], ',');
+      std::vector<absl::string_view> regs = absl::StrSplit(f[25], ',');
       ok = ok && regs.size() == kRegWords;
       uint64_t* words = reinterpret_cast<uint64_t*>(&t.regs);
       for (size_t i = 0; ok && i < kRegWords; ++i) {

@@ -36,6 +36,7 @@ struct ThreadImage {
   kernel::PtraceSudConfig sud = {};
   RseqConfig rseq = {};
   stack_t altstack = {nullptr, SS_DISABLE, 0};
+  std::string name;              // the thread's comm
   uint64_t clear_child_tid = 0;  // set_tid_address
   uint64_t robust_list = 0;      // set_robust_list
   uint64_t robust_list_length = 0;

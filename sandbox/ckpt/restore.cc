@@ -594,6 +594,12 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
       }
     }
   }
+  // Thread names are the kernel's; the tool's /proc entry writes them.
+  for (const ThreadImage& thread : image.threads) {
+    std::ofstream(
+        absl::StrCat("/proc/", child.pid_, "/task/", thread.tid, "/comm"))
+        << thread.name;
+  }
   if (!options.pid_file.empty()) {
     std::ofstream out(options.pid_file);
     out << child.pid_ << "\n";
