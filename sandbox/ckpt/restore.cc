@@ -5,6 +5,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
@@ -547,6 +548,16 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
                  {thread.robust_list, thread.robust_list_length});
       if (!result.ok()) return result.status();
     }
+    // The thread's name, which only the thread itself may set.
+    if (!thread.name.empty()) {
+      char name[16] = {};
+      strncpy(name, thread.name.c_str(), sizeof(name) - 1);
+      status = WriteChild(main_tid, scratch, name, sizeof(name));
+      if (!status.ok()) return status;
+      absl::StatusOr<long> result =
+          Inject(thread.tid, gadget, SYS_prctl, {PR_SET_NAME, scratch});
+      if (!result.ok()) return result.status();
+    }
     if (thread.rseq.address != 0) {
       // The kernel's rseq registration is not in memory: the thread makes
       // it again.
@@ -593,12 +604,6 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
                          ": ", strerror(-result)));
       }
     }
-  }
-  // Thread names are the kernel's; the tool's /proc entry writes them.
-  for (const ThreadImage& thread : image.threads) {
-    std::ofstream(
-        absl::StrCat("/proc/", child.pid_, "/task/", thread.tid, "/comm"))
-        << thread.name;
   }
   if (!options.pid_file.empty()) {
     std::ofstream out(options.pid_file);
