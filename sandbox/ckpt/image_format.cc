@@ -173,7 +173,7 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
       image.rlimits.push_back(limit);
     } else if (key == "sigaction" && f.size() == 6) {
       SignalAction sa;
-      uint64_t handler, restorer;
+      uint64_t handler = 0, restorer = 0;
       ok = absl::SimpleAtoi(f[1], &sa.signo) &&
            absl::SimpleHexAtoi(f[2], &handler) &&
            absl::SimpleHexAtoi(f[3], &sa.action.flags) &&

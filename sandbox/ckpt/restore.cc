@@ -401,7 +401,7 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
   close(pages);
   if (pages_fd < 0) return absl::InternalError("cannot place pages.img");
 
-  uint64_t entry, stack_top, gadget, scratch;
+  uint64_t entry = 0, stack_top = 0, gadget = 0, scratch = 0;
   absl::Status status =
       BuildPlan(image, *reader, region, size, OwnMappings(), pages_fd, &entry,
                 &stack_top, &gadget, &scratch);
