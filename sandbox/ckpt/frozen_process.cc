@@ -97,8 +97,21 @@ absl::Status FrozenProcess::SeizeAll() {
       threads_.push_back(thread);
       result = Ptrace(PTRACE_INTERRUPT, tid, 0, nullptr);
       if (result < 0) return PtraceError("PTRACE_INTERRUPT", tid, result);
-      absl::StatusOr<int> stop = WaitForStop(tid);
-      if (!stop.ok()) return stop.status();
+      // The thread may first stop to receive a signal already on its way
+      // (a SUD dispatch, say): let that signal through to the program and
+      // stop it again, so that every frozen thread sits in a ptrace
+      // interrupt stop with nothing in flight.
+      for (;;) {
+        absl::StatusOr<int> stop = WaitForStop(tid);
+        if (!stop.ok()) return stop.status();
+        if ((*stop >> 16) == PTRACE_EVENT_STOP) break;
+        long signo = WSTOPSIG(*stop);
+        if ((result = Ptrace(PTRACE_CONT, tid, 0,
+                             reinterpret_cast<void*>(signo))) < 0 ||
+            (result = Ptrace(PTRACE_INTERRUPT, tid, 0, nullptr)) < 0) {
+          return PtraceError("PTRACE_CONT", tid, result);
+        }
+      }
       FrozenThread& frozen = threads_.back();
       result = Ptrace(PTRACE_GETREGS, tid, 0, &frozen.regs);
       if (result < 0) return PtraceError("PTRACE_GETREGS", tid, result);
