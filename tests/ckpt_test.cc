@@ -119,6 +119,12 @@ int CountLines(const std::string& path, const std::string& pattern) {
   return matched;
 }
 
+// The program a `sandbox` launcher runs: its one child.
+pid_t ProgramOf(pid_t launcher) {
+  std::string id = std::to_string(launcher);
+  return std::stoi(ReadFile("/proc/" + id + "/task/" + id + "/children"));
+}
+
 CommandResult Ckpt(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {CkptPath()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -186,11 +192,7 @@ TEST(CkptTest, SandboxedThreadsKeepTheirDenialAcrossLeaveRunningDumps) {
         log, "^thread " + std::to_string(thread) + " tick .* uname EPERM", 2))
         << ReadFile(log);
   }
-  // The launcher's child is the program.
-  std::string children =
-      ReadFile("/proc/" + std::to_string(ticker.pid()) + "/task/" +
-               std::to_string(ticker.pid()) + "/children");
-  pid_t program = std::stoi(children);
+  pid_t program = ProgramOf(ticker.pid());
 
   for (const char* name : {"/one", "/two"}) {
     CommandResult dump = Ckpt({"dump", "-t", std::to_string(program), "-D",
@@ -384,9 +386,7 @@ TEST_P(CkptModesTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
   for (int thread = 0; thread < 5; ++thread) {
     ASSERT_TRUE(WaitForLines(log, "^thread " + std::to_string(thread), 2));
   }
-  pid_t program =
-      std::stoi(ReadFile("/proc/" + std::to_string(launcher.pid()) + "/task/" +
-                         std::to_string(launcher.pid()) + "/children"));
+  pid_t program = ProgramOf(launcher.pid());
   std::set<std::string> tids_before;
   for (const auto& entry : std::filesystem::directory_iterator(
            "/proc/" + std::to_string(program) + "/task")) {
@@ -484,9 +484,7 @@ TEST(CkptRestoreTest, VectorRegistersSurviveCheckpointAndRestore) {
   Detached keeper({SandboxPath(), "--", TestProgramPath("zmm_keeper"), log});
   ASSERT_TRUE(WaitForLines(log, "^holding", 1));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  pid_t program =
-      std::stoi(ReadFile("/proc/" + std::to_string(keeper.pid()) + "/task/" +
-                         std::to_string(keeper.pid()) + "/children"));
+  pid_t program = ProgramOf(keeper.pid());
   std::unique_ptr<Detached> restorer;
   ASSERT_EQ(DumpAndRestore(program, keeper, dir, &restorer), program);
   EXPECT_EQ(restorer->Wait(), 0) << ReadFile(log);
