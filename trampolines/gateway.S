@@ -8,6 +8,18 @@
 // range, so every syscall here is followed by at least one instruction
 // inside it.
 
+// Moves a C call's arguments (nr, a1..a5 in rdi, rsi, rdx, rcx, r8, r9)
+// into the registers the syscall instruction takes (rax, rdi, rsi, rdx,
+// r10, r8).
+        .macro SYSCALL_ARGUMENTS
+        movq    %rdi, %rax
+        movq    %rsi, %rdi
+        movq    %rdx, %rsi
+        movq    %rcx, %rdx
+        movq    %r8, %r10
+        movq    %r9, %r8
+        .endm
+
         .section .text.sandbox_gateway,"ax",@progbits
         .p2align 6
 
@@ -21,12 +33,7 @@ sandbox_gateway_begin:
         .type   sandbox_raw_syscall, @function
 sandbox_raw_syscall:
         .cfi_startproc
-        movq    %rdi, %rax
-        movq    %rsi, %rdi
-        movq    %rdx, %rsi
-        movq    %rcx, %rdx
-        movq    %r8, %r10
-        movq    %r9, %r8
+        SYSCALL_ARGUMENTS
         movq    8(%rsp), %r9
         syscall
         ret
@@ -105,12 +112,7 @@ sandbox_clone_gateway:
         pushq   %r12
         .cfi_adjust_cfa_offset 8
         movq    16(%rsp), %r12  // child_context survives into the child
-        movq    %rdi, %rax
-        movq    %rsi, %rdi
-        movq    %rdx, %rsi
-        movq    %rcx, %rdx
-        movq    %r8, %r10
-        movq    %r9, %r8
+        SYSCALL_ARGUMENTS
         syscall
         testq   %rax, %rax
         jz      1f
@@ -137,12 +139,7 @@ sandbox_vfork_gateway:
         pushq   %r12
         .cfi_adjust_cfa_offset 8
         movq    16(%rsp), %r12  // resume: kept in a register, off the stack
-        movq    %rdi, %rax
-        movq    %rsi, %rdi
-        movq    %rdx, %rsi
-        movq    %rcx, %rdx
-        movq    %r8, %r10
-        movq    %r9, %r8
+        SYSCALL_ARGUMENTS
         syscall
         testq   %rax, %rax
         jnz     1f

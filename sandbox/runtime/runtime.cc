@@ -155,13 +155,3 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
         status);
   }
 }
-
-// Lets a benchmark or test that loads the runtime itself see that it is
-// armed: returns the number of syscalls intercepted so far when counting,
-// else -1.
-extern "C" __attribute__((visibility("default"))) long
-sandbox_runtime_intercepted_count() {
-  using namespace sandbox;
-  if (g_runtime.stats == nullptr) return -1;
-  return static_cast<long>(g_runtime.stats->syscalls.load());
-}
