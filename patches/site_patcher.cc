@@ -12,6 +12,7 @@
 
 #include "patches/patch_table.h"
 #include "sandbox/common/kernel_abi.h"
+#include "sandbox/runtime/fast_path.h"
 #include "sandbox/runtime/raw_syscall.h"
 #include "sandbox/runtime/runtime_state.h"
 #include "sandbox/runtime/thread_registry.h"
@@ -300,7 +301,8 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
   SiteRecord* record = FindSiteRecord(site, static_cast<uint32_t>(nr));
   if (record == nullptr) {
     uint64_t trampoline =
-        MakeSiteTrampoline(site, syscall_end, static_cast<uint32_t>(nr));
+        MakeSiteTrampoline(site, syscall_end, static_cast<uint32_t>(nr),
+                           PassesStraightThrough(nr));
     if (trampoline == 0) return;
     record = NewSiteRecord(site, static_cast<uint32_t>(nr), trampoline);
     if (record == nullptr) return;

@@ -40,6 +40,36 @@ sandbox_raw_syscall:
         .cfi_endproc
         .size   sandbox_raw_syscall, . - sandbox_raw_syscall
 
+// sandbox_gateway_passthrough: the syscall of a direct trampoline, one
+// whose syscall the runtime lets through without running any of its own
+// code. Entered by a jump with RSP 136 bytes below the program's stack
+// pointer (below its red zone and one slot), the slot holding the address
+// after the site's syscall instruction, RAX the number and every other
+// register as the site left it. Nothing on the way from the site changes
+// the flags, so R11 gets what the site's own syscall would have left in
+// it, and RCX gets the site's return address, as the kernel would leave
+// it. Leaves by an indirect jump, not a return: the return predictor holds
+// nothing useful right after a syscall, and a mispredicted return costs
+// more than the whole trampoline.
+//
+// The unwind table makes the program's frame the caller, skipping the
+// trampoline, which has no table.
+        .globl  sandbox_gateway_passthrough
+        .hidden sandbox_gateway_passthrough
+        .type   sandbox_gateway_passthrough, @function
+sandbox_gateway_passthrough:
+        .cfi_startproc simple
+        .cfi_def_cfa %rsp, 136
+        .cfi_offset %rip, -136
+        syscall
+        movq    (%rsp), %rcx
+        .cfi_register %rip, %rcx
+        leaq    136(%rsp), %rsp
+        .cfi_def_cfa_offset 0
+        jmp     *%rcx
+        .cfi_endproc
+        .size   sandbox_gateway_passthrough, . - sandbox_gateway_passthrough
+
 // long sandbox_raw_syscall_int80(nr, a1, a2, a3, a4, a5, a6)
         .globl  sandbox_raw_syscall_int80
         .hidden sandbox_raw_syscall_int80

@@ -34,6 +34,10 @@ extern const char sandbox_gateway_end[];
 long sandbox_raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
                          long a6);
 
+// Where a direct trampoline jumps to make its syscall; not callable from
+// C (see gateway.S for the stack it expects).
+void sandbox_gateway_passthrough();
+
 // Makes 32-bit syscall `nr` through int $0x80, for programs that use the
 // i386 syscall ABI.
 long sandbox_raw_syscall_int80(long nr, long a1, long a2, long a3, long a4,

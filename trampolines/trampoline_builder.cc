@@ -43,12 +43,17 @@ struct Pool {
   size_t used;
 };
 
-struct TrampolineState {
-  uint64_t entry = 0;
-  uint8_t site_template[kSlotSize] = {};
-  size_t template_size = 0;
+// A trampoline's code with placeholder immediates, and where they sit.
+struct Template {
+  uint8_t code[kSlotSize] = {};
+  size_t size = 0;
   size_t nr_offset = 0;      // the imm32 of `mov $nr, %eax`
   size_t return_offset = 0;  // the imm64 of `mov $return, %rcx`
+};
+
+struct TrampolineState {
+  Template to_entry;  // enters the runtime
+  Template direct;    // makes the syscall at once
   Pool pools[kMaxPools] = {};
   int pool_count = 0;
 };
@@ -60,24 +65,50 @@ long RawMmapFd(uint64_t hint, int prot, int flags, long fd) {
                              static_cast<long>(kPoolSize), prot, flags, fd, 0);
 }
 
-// The per-site template, with placeholder immediates wide enough to force
-// the long encodings that are then filled in per site.
-class SiteTemplate : public Xbyak::CodeGenerator {
+// The placeholders: wide enough to force the long encodings (b8 imm32 and
+// REX.W b9 imm64) that are filled in per site.
+constexpr uint32_t kNrPlaceholder = 0x7fffffff;
+constexpr uint64_t kReturnPlaceholder = 0x7fffffffffffffffULL;
+
+// Generates a template into *out. Both kinds step below the red zone,
+// load the number and the return address, and jump on through the slot
+// after the code: to the entry, or, for a direct one, to the gateway's
+// syscall, with the return address kept in a slot below the red zone.
+class TemplateGenerator : public Xbyak::CodeGenerator {
  public:
-  SiteTemplate(void* buffer, uint64_t entry)
-      : Xbyak::CodeGenerator(kSlotSize, buffer) {
+  TemplateGenerator(Template* out, bool direct, uint64_t target)
+      : Xbyak::CodeGenerator(kSlotSize, out->code) {
     using namespace Xbyak::util;
-    lea(rsp, ptr[rsp - kRedZone]);
+    Xbyak::Label slot;
+    lea(rsp, ptr[rsp - (direct ? kRedZone + 8 : kRedZone)]);
     nr_opcode = getSize();
-    mov(eax, 0x7fffffff);
+    mov(eax, kNrPlaceholder);
     return_opcode = getSize();
-    mov(rcx, 0x7fffffffffffffffULL);
-    jmp(ptr[rip]);  // through the slot that follows
-    dq(entry);
+    mov(rcx, kReturnPlaceholder);
+    if (direct) mov(ptr[rsp], rcx);
+    jmp(ptr[rip + slot]);
+    L(slot);
+    dq(target);
+    out->size = getSize();
+    out->nr_offset = nr_opcode + 1;
+    out->return_offset = return_opcode + 2;
   }
   size_t nr_opcode = 0;
   size_t return_opcode = 0;
 };
+
+// Generates *out and checks the encodings the immediates are filled into.
+bool GenerateTemplate(Template* out, bool direct) {
+  TemplateGenerator generator(
+      out, direct,
+      direct ? reinterpret_cast<uint64_t>(&sandbox_gateway_passthrough)
+             : reinterpret_cast<uint64_t>(&sandbox_fast_entry));
+  if (Xbyak::GetError() != 0 || generator.getSize() > kSlotSize) return false;
+  const uint8_t* code = out->code;
+  return code[generator.nr_opcode] == 0xb8 &&
+         code[generator.return_opcode] == 0x48 &&
+         code[generator.return_opcode + 1] == 0xb9;
+}
 
 bool InReach(uint64_t from, uint64_t to) {
   int64_t distance = static_cast<int64_t>(to - from);
@@ -135,36 +166,25 @@ Pool* PoolNear(uint64_t site) {
 bool InitTrampolines(uint32_t xsave_size, const char** error) {
   sandbox_xsave_area_size = xsave_size + 64;
 
-  g_state.entry = reinterpret_cast<uint64_t>(&sandbox_fast_entry);
-  SiteTemplate site(g_state.site_template, g_state.entry);
-  if (Xbyak::GetError() != 0 || site.getSize() > kSlotSize) {
-    *error = "cannot generate the site trampoline";
+  if (!GenerateTemplate(&g_state.to_entry, /*direct=*/false) ||
+      !GenerateTemplate(&g_state.direct, /*direct=*/true)) {
+    *error = "cannot generate the site trampolines";
     return false;
   }
-  // Check the encodings the immediates are filled into: b8 imm32 for the
-  // number and REX.W b9 imm64 for the return address.
-  const uint8_t* code = g_state.site_template;
-  if (code[site.nr_opcode] != 0xb8 || code[site.return_opcode] != 0x48 ||
-      code[site.return_opcode + 1] != 0xb9) {
-    *error = "unexpected trampoline encoding";
-    return false;
-  }
-  g_state.template_size = site.getSize();
-  g_state.nr_offset = site.nr_opcode + 1;
-  g_state.return_offset = site.return_opcode + 2;
   return true;
 }
 
-uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address,
-                            uint32_t nr) {
+uint64_t MakeSiteTrampoline(uint64_t site, uint64_t return_address, uint32_t nr,
+                            bool direct) {
   Pool* pool = PoolNear(site);
   if (pool == nullptr) return 0;
+  const Template& model = direct ? g_state.direct : g_state.to_entry;
   uint8_t code[kSlotSize];
-  memcpy(code, g_state.site_template, g_state.template_size);
-  memcpy(code + g_state.nr_offset, &nr, sizeof(nr));
-  memcpy(code + g_state.return_offset, &return_address, sizeof(return_address));
+  memcpy(code, model.code, model.size);
+  memcpy(code + model.nr_offset, &nr, sizeof(nr));
+  memcpy(code + model.return_offset, &return_address, sizeof(return_address));
   uint64_t address = pool->base + pool->used;
-  memcpy(pool->writable + pool->used, code, g_state.template_size);
+  memcpy(pool->writable + pool->used, code, model.size);
   // Slots are never reused: a thread may still be between the first
   // instructions of a trampoline whose site has since gone.
   pool->used += kSlotSize;

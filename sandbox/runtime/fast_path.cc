@@ -8,6 +8,8 @@
 // answer goes to the full dispatch, around which the entry saves the whole
 // extended state. Async-signal-safe: it runs on the program's stack, in any
 // thread, possibly nested in a signal handler.
+#include "sandbox/runtime/fast_path.h"
+
 #include <sys/syscall.h>
 
 #include "patches/patch_table.h"
@@ -46,6 +48,20 @@ bool HasOwnHandling(long nr) {
   }
 }
 
+// Syscalls whose arguments may change mappings that hold rewritten sites.
+bool MayChangeMappings(long nr) {
+  switch (nr) {
+    case SYS_mmap:
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_mremap:
+    case SYS_munmap:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void CountFastSyscall(long nr) {
   StatsBlock* stats = g_runtime.stats;
   if (stats == nullptr) return;
@@ -55,6 +71,14 @@ void CountFastSyscall(long nr) {
 }
 
 }  // namespace
+
+bool PassesStraightThrough(long nr) {
+  const SyscallRule* rule = g_runtime.policy.RuleFor(nr);
+  return rule != nullptr && rule->action == RuleAction::kAllow &&
+         !rule->trace && g_runtime.stats == nullptr && !HasOwnHandling(nr) &&
+         !MayChangeMappings(nr);
+}
+
 }  // namespace sandbox
 
 extern "C" int sandbox_fast_dispatch(SandboxFastFrame* frame) {

@@ -72,6 +72,7 @@ PhaseSites:
         .size PhaseSites, . - PhaseSites
 )");
 extern "C" char PhaseSites[];
+extern "C" char RegistersSite[];
 constexpr int kPhaseSites = 32;
 constexpr int kPhaseSiteSize = 8;
 
@@ -144,6 +145,8 @@ CheckRegistersAroundSite:
         popq %rax
         leaq 256(%rsp), %rsp
         movq %rax, 64(%rsp)
+        .globl RegistersSite
+RegistersSite:
         movl $110, %eax
         syscall
 2:
@@ -555,16 +558,53 @@ int LongJump() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::string mode = argc > 1 ? argv[1] : "";
-  long count = argc > 2 ? atol(argv[2]) : 0;
+namespace {
+
+// Prints on stderr how many of this program's sites now start with a jump:
+// a sandbox that rewrote them left it there. Native runs print 0.
+void ReportRewrittenSites() {
+  constexpr uint8_t kJmpRel32Opcode = 0xe9;
+  const void* sites[] = {
+      reinterpret_cast<const void*>(&ThreadsGetppidSite),
+      reinterpret_cast<const void*>(&ThreadsGetpidSite),
+      reinterpret_cast<const void*>(&ForkGetpidSite),
+      reinterpret_cast<const void*>(&ForkWriteSite),
+      reinterpret_cast<const void*>(&LoopGetppidSite),
+      reinterpret_cast<const void*>(&TimerGetppidSite),
+      reinterpret_cast<const void*>(&HandlerGetpidSite),
+      reinterpret_cast<const void*>(&HandlerWriteSite),
+      reinterpret_cast<const void*>(&BlockingReadSite),
+      RegistersSite,
+  };
+  int rewritten = 0;
+  for (const void* site : sites) {
+    rewritten += *static_cast<const uint8_t*>(site) == kJmpRel32Opcode;
+  }
+  for (int i = 0; i < kPhaseSites; ++i) {
+    rewritten +=
+        static_cast<uint8_t>(PhaseSites[i * kPhaseSiteSize]) == kJmpRel32Opcode;
+  }
+  fprintf(stderr, "rewritten sites: %d\n", rewritten);
+}
+
+int RunMode(const std::string& mode, long count, const char* self) {
   if (mode == "registers") return Registers(count > 0 ? count : 20000);
   if (mode == "threads") return Threads();
-  if (mode == "fork") return Fork(argv[0]);
+  if (mode == "fork") return Fork(self);
   if (mode == "loop") return Loop(count > 0 ? count : 20000);
   if (mode == "timer") return Timer();
   if (mode == "longjmp") return LongJump();
   fprintf(stderr, "usage: %s registers|threads|fork|loop|timer|longjmp [N]\n",
-          argv[0]);
+          self);
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  long count = argc > 2 ? atol(argv[2]) : 0;
+  int status = RunMode(mode, count, argv[0]);
+  if (status != 2) ReportRewrittenSites();
+  return status;
 }
