@@ -29,6 +29,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -48,11 +49,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -1142,11 +1145,40 @@ constexpr int kToolTimeoutMs = 300'000;
 // end once sent SIGTERM.
 constexpr int kEndTimeoutMs = 30'000;
 
+// What a checkpoint target tells the benchmark, in memory shared with it.
+struct TargetGaps {
+  // The longest time between two ticks of the target's ticker thread, in
+  // ns, since the benchmark last set it to 0. A tick is due every
+  // kTickerPeriodNs, so a frozen process shows as a gap of its frozen time
+  // plus at most one period.
+  std::atomic<int64_t> longest_ns{0};
+};
+constexpr int64_t kTickerPeriodNs = 1'000'000;
+
+// The target's ticker thread: ticks every kTickerPeriodNs and records the
+// longest gap between ticks. Runs until the process ends.
+void* TargetTicker(void* gaps_pointer) {
+  auto* gaps = static_cast<TargetGaps*>(gaps_pointer);
+  int64_t last = MonotonicNs();
+  while (true) {
+    timespec period = {0, kTickerPeriodNs};
+    nanosleep(&period, nullptr);
+    int64_t now = MonotonicNs();
+    if (now - last > gaps->longest_ns.load(std::memory_order_relaxed)) {
+      gaps->longest_ns.store(now - last, std::memory_order_relaxed);
+    }
+    last = now;
+  }
+  return nullptr;
+}
+
 // Runs in a checkpoint target, forked from the benchmark process: gives it
 // nothing the tool refuses to save (only /dev/null on fds 0-2, no terminal),
-// touches `bytes` of anonymous memory, reports ready by writing a byte to
-// `ready_fd` and closing it, and sleeps until killed. Never returns.
-[[noreturn]] void TargetMain(size_t bytes, pid_t parent, int ready_fd) {
+// touches `bytes` of anonymous memory, starts its ticker thread on `gaps`,
+// reports ready by writing a byte to `ready_fd` and closing it, and sleeps
+// until killed. Never returns.
+[[noreturn]] void TargetMain(size_t bytes, pid_t parent, int ready_fd,
+                             TargetGaps* gaps) {
   if (!DieWithParent(parent)) _exit(1);
   // Its own session, so that it has no controlling terminal.
   if (setsid() < 0) _exit(1);
@@ -1165,6 +1197,8 @@ constexpr int kEndTimeoutMs = 30'000;
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) _exit(1);
   memset(memory, 0x5a, bytes);
+  pthread_t ticker;
+  if (pthread_create(&ticker, nullptr, TargetTicker, gaps) != 0) _exit(1);
 
   char byte = 1;
   if (!WriteFull(ready, &byte, 1)) _exit(1);
@@ -1204,14 +1238,21 @@ class CheckpointTarget {
   CheckpointTarget(const CheckpointTarget&) = delete;
   CheckpointTarget& operator=(const CheckpointTarget&) = delete;
   ~CheckpointTarget() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    int status;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int status;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
     }
+    munmap(gaps_, sizeof(TargetGaps));
   }
 
   pid_t pid() const { return pid_; }
+
+  // Forgets the longest gap between the target's ticks so far.
+  void ResetLongestGap() { gaps_->longest_ns.store(0); }
+  // The longest gap between the target's ticks since ResetLongestGap.
+  int64_t LongestGapNs() const { return gaps_->longest_ns.load(); }
 
   // Returns whether the target is still running (has not ended).
   bool Running() const {
@@ -1232,25 +1273,33 @@ class CheckpointTarget {
   }
 
  private:
-  explicit CheckpointTarget(pid_t pid) : pid_(pid) {}
+  CheckpointTarget(pid_t pid, TargetGaps* gaps) : pid_(pid), gaps_(gaps) {}
 
   pid_t pid_;
+  TargetGaps* gaps_;  // shared with the target
 };
 
 absl::StatusOr<std::unique_ptr<CheckpointTarget>> CheckpointTarget::Start(
     size_t bytes) {
+  void* shared = mmap(nullptr, sizeof(TargetGaps), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) return absl::ErrnoToStatus(errno, "mmap");
+  auto* gaps = new (shared) TargetGaps;
   int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    munmap(shared, sizeof(TargetGaps));
+    return absl::ErrnoToStatus(errno, "pipe2");
+  }
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid == 0) TargetMain(bytes, parent, ready[1]);
+  if (pid == 0) TargetMain(bytes, parent, ready[1], gaps);
   int fork_error = errno;
   close(ready[1]);
+  std::unique_ptr<CheckpointTarget> target(new CheckpointTarget(pid, gaps));
   if (pid < 0) {
     close(ready[0]);
     return absl::ErrnoToStatus(fork_error, "fork");
   }
-  std::unique_ptr<CheckpointTarget> target(new CheckpointTarget(pid));
 
   // The byte says the memory is touched; end of file then says the target
   // closed the pipe, which the dump would otherwise refuse.
@@ -1444,6 +1493,25 @@ absl::StatusOr<RestoredProcess> RestoredProcess::FromPidFile(
   return RestoredProcess(pid);
 }
 
+// Makes `bytes` of this machine's free memory warm: touches that much
+// fresh memory and frees it again, so that the next allocations (the
+// tool's image pages, the restored process's memory) take pages the
+// hypervisor has backed already. On these VMs free memory is handed back
+// to the host after a few seconds, and the first touch of such a page
+// costs several microseconds: without this a row measures mostly the
+// hypervisor, which a process that runs for a while does not meet. The
+// CRIU reference figures were taken warm too.
+absl::Status WarmFreeMemory(size_t bytes) {
+  void* memory = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return absl::ErrnoToStatus(errno, "mmap");
+  if (madvise(memory, bytes, MADV_POPULATE_WRITE) != 0) {
+    memset(memory, 0, bytes);
+  }
+  munmap(memory, bytes);
+  return absl::OkStatus();
+}
+
 // What a checkpoint row times.
 enum class CheckpointStep {
   kDump,              // a dump that ends the process
@@ -1457,13 +1525,16 @@ enum class CheckpointStep {
 // are not timed.
 // Reports the image's size over that time as bytes per second. Each iteration
 // ends with its target (and restored process) killed and its image removed.
-void BM_Checkpoint(benchmark::State& state, CheckpointStep step, size_t mib) {
-  // With --leave-running the process stays frozen from the tool's attach
-  // to its detach, which is the whole dump: the row's time is also the time
-  // the process is stopped.
+void BM_Checkpoint(benchmark::State& state, CheckpointStep step, size_t mib,
+                   bool warm) {
+  // With --leave-running the row's time is the time the process was
+  // frozen, as its own ticker thread saw it (the longest gap between its
+  // ticks, at most a tick period more than the truth); the tool's whole run
+  // is the counter tool_ms.
   if (step == CheckpointStep::kDumpLeaveRunning) {
     state.SetLabel("time = frozen time");
   }
+  double tool_ms_total = 0;
   int64_t image_bytes = 0;
   for (auto _ : state) {
     absl::Status failed = absl::OkStatus();
@@ -1485,12 +1556,30 @@ void BM_Checkpoint(benchmark::State& state, CheckpointStep step, size_t mib) {
       dump.push_back("--leave-running");
     }
 
-    absl::StatusOr<int64_t> elapsed_ns = TimeCkpt(dump, dir.Log());
+    // The image's size and a little more.
+    const size_t warm_bytes = (mib + mib / 8 + 16) << 20;
+    if (warm && step != CheckpointStep::kRestore) {
+      failed = WarmFreeMemory(warm_bytes);
+    }
+    (*target)->ResetLongestGap();
+    absl::StatusOr<int64_t> elapsed_ns =
+        failed.ok() ? TimeCkpt(dump, dir.Log()) : failed;
+    if (elapsed_ns.ok() && step == CheckpointStep::kDumpLeaveRunning) {
+      tool_ms_total += static_cast<double>(*elapsed_ns) * 1e-6;
+      // Two periods for the thawed ticker to tick and record its gap.
+      timespec settle = {0, 2 * kTickerPeriodNs + 5'000'000};
+      nanosleep(&settle, nullptr);
+      elapsed_ns = (*target)->LongestGapNs();
+    }
     if (elapsed_ns.ok() && step != CheckpointStep::kDumpLeaveRunning) {
       failed = (*target)->Reap();
     } else if (elapsed_ns.ok() && !(*target)->Running()) {
       failed = absl::InternalError(
           "the target ended although the dump was to leave it running");
+    }
+    if (elapsed_ns.ok() && failed.ok() && step == CheckpointStep::kRestore &&
+        warm) {
+      failed = WarmFreeMemory(warm_bytes);
     }
     if (elapsed_ns.ok() && failed.ok() && step == CheckpointStep::kRestore) {
       elapsed_ns = TimeCkpt(
@@ -1522,6 +1611,10 @@ void BM_Checkpoint(benchmark::State& state, CheckpointStep step, size_t mib) {
     state.SetIterationTime(static_cast<double>(*elapsed_ns) * 1e-9);
   }
   state.SetBytesProcessed(image_bytes);
+  if (step == CheckpointStep::kDumpLeaveRunning) {
+    state.counters["tool_ms"] =
+        benchmark::Counter(tool_ms_total, benchmark::Counter::kAvgIterations);
+  }
 }
 
 // Passes every report on to the display reporter chosen by the flags, and
@@ -1678,7 +1771,11 @@ void PrintSummary(const CollectingReporter& reporter) {
   std::string checkpoint;
   for (const auto& [row, label] :
        {std::pair{"BM_Checkpoint/dump/1024", "dump"},
-        std::pair{"BM_Checkpoint/restore/1024", "restore"}}) {
+        std::pair{"BM_Checkpoint/restore/1024", "restore"},
+        std::pair{"BM_Checkpoint/dump_leave_running/1024",
+                  "frozen by a --leave-running dump"},
+        std::pair{"BM_Checkpoint/dump_cold/1024", "cold dump"},
+        std::pair{"BM_Checkpoint/restore_cold/1024", "cold restore"}}) {
     std::optional<double> seconds = median(row);
     if (!seconds.has_value()) continue;
     absl::StrAppendFormat(&checkpoint, "%s %s %.3f s",
@@ -1773,11 +1870,23 @@ int main(int argc, char** argv) {
     for (size_t mib : kCheckpointMiB) {
       benchmark::RegisterBenchmark(
           absl::StrCat("BM_Checkpoint/", label, "/", mib).c_str(),
-          BM_Checkpoint, step, mib)
+          BM_Checkpoint, step, mib, /*warm=*/true)
           ->Iterations(1)
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond);
     }
+  }
+  // The same at 1 GiB with memory as the VM leaves it: what a tool run
+  // right after a quiet spell meets.
+  for (const auto& [step, label] :
+       {std::pair{CheckpointStep::kDump, "dump_cold"},
+        std::pair{CheckpointStep::kRestore, "restore_cold"}}) {
+    benchmark::RegisterBenchmark(
+        absl::StrCat("BM_Checkpoint/", label, "/1024").c_str(), BM_Checkpoint,
+        step, 1024, /*warm=*/false)
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   }
 
   CollectingReporter reporter(benchmark::CreateDefaultDisplayReporter());

@@ -277,24 +277,35 @@ TEST(CkptTest, DamagedOrTruncatedImagesAreRefused) {
   std::string log = dir + "/log";
   Detached ticker({TestProgramPath("sud_ticker"), log});
   ASSERT_TRUE(WaitForLines(log, "^tick", 2));
-  for (const char* name : {"/damaged", "/truncated"}) {
+  // Each image gets one page file damaged: bytes changed in the largest,
+  // pages.img, or in the other, or pages.img cut short.
+  struct Damage {
+    const char* name;
+    const char* file;
+  };
+  for (const Damage& damage : {Damage{"/damaged", "pages.img"},
+                               Damage{"/damaged-second", "pages-1.img"},
+                               Damage{"/truncated", "pages.img"}}) {
     ASSERT_EQ(Ckpt({"dump", "-t", std::to_string(ticker.pid()), "-D",
-                    dir + name, "--leave-running"})
+                    dir + damage.name, "--leave-running"})
                   .exit_status,
               0);
   }
-  // Bytes changed in the largest file, pages.img.
-  {
-    std::fstream pages(dir + "/damaged/pages.img",
+  for (const char* path :
+       {"/damaged/pages.img", "/damaged-second/pages-1.img"}) {
+    std::fstream pages(dir + path,
                        std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(pages.is_open()) << path;
     pages.seekp(100);
     pages.write("XXXX", 4);
   }
   truncate((dir + "/truncated/pages.img").c_str(), 4096);
-  for (const char* name : {"/damaged", "/truncated"}) {
-    CommandResult shown = Ckpt({"show", "-D", dir + name});
-    EXPECT_EQ(shown.exit_status, 1) << name;
-    EXPECT_NE(shown.err.find("pages.img"), std::string::npos) << shown.err;
+  for (const Damage& damage : {Damage{"/damaged", "pages.img"},
+                               Damage{"/damaged-second", "pages-1.img"},
+                               Damage{"/truncated", "pages.img"}}) {
+    CommandResult shown = Ckpt({"show", "-D", dir + damage.name});
+    EXPECT_EQ(shown.exit_status, 1) << damage.name;
+    EXPECT_NE(shown.err.find(damage.file), std::string::npos) << shown.err;
     EXPECT_EQ(shown.out, "");
   }
   CommandResult foreign = Ckpt({"show", "-D", dir});

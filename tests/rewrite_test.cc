@@ -117,7 +117,9 @@ class RewriteTest : public ::testing::TestWithParam<RewriteParam> {
   // Expects counter `key` to be at least `at_least`, when counted.
   void ExpectCountAtLeast(const StatsRun& run, const std::string& key,
                           long at_least) {
-    if (Counted()) EXPECT_GE(StatValue(run.stats, key), at_least) << run.stats;
+    if (Counted()) {
+      EXPECT_GE(StatValue(run.stats, key), at_least) << run.stats;
+    }
   }
 
   // Runs `program args` natively and sandboxed, expects both to succeed

@@ -75,26 +75,73 @@ constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kPagePresent = 1ULL << 63;
 constexpr uint64_t kPageSwapped = 1ULL << 62;
 
+// The page files of the image, each written by a thread of its own, with
+// two buffers each, used in turn: one is filled from the process while the
+// file's thread writes the other out. Chunks go to the files in turn.
+class PageStreams {
+ public:
+  static constexpr size_t kChunk = 8 << 20;
+
+  absl::Status Open(ImageWriter* writer) {
+    for (int i = 0; i < kPageFileCount; ++i) {
+      absl::StatusOr<std::unique_ptr<ImageWriter::StreamedFile>> file =
+          writer->Stream(kPageFiles[i]);
+      if (!file.ok()) return file.status();
+      files_[i].file = *std::move(file);
+      for (std::vector<char>& buffer : files_[i].buffers) buffer.resize(kChunk);
+    }
+    return absl::OkStatus();
+  }
+  // Picks the file for the next chunk and returns it; *buffer is the
+  // buffer of that file to fill, which no write still reads.
+  int Next(std::vector<char>** buffer) {
+    int file = next_file_;
+    next_file_ = (next_file_ + 1) % kPageFileCount;
+    PerFile& per_file = files_[file];
+    per_file.next_buffer ^= 1;
+    *buffer = &per_file.buffers[per_file.next_buffer];
+    return file;
+  }
+  ImageWriter::StreamedFile& file(int index) { return *files_[index].file; }
+  // Waits for every write and closes the files; on failure, only waits.
+  absl::Status Close(bool complete) {
+    absl::Status status;
+    for (PerFile& per_file : files_) {
+      if (per_file.file == nullptr) continue;
+      absl::Status closed =
+          complete ? per_file.file->Close() : absl::OkStatus();
+      if (status.ok()) status = closed;
+      per_file.file.reset();
+    }
+    return status;
+  }
+
+ private:
+  struct PerFile {
+    std::unique_ptr<ImageWriter::StreamedFile> file;
+    std::vector<char> buffers[2];
+    int next_buffer = 0;
+  };
+  PerFile files_[kPageFileCount];
+  int next_file_ = 0;
+};
+
 // Streams the pages of `mapping` that are present or swapped into the
-// image, in runs, through a buffer of whole pages.
+// image's page files, a chunk at a time.
 absl::Status SavePresentPages(pid_t pid, int mem, int pagemap,
-                              MappingImage* mapping, std::vector<char>* buffer,
-                              uint64_t* written, ImageWriter* writer) {
+                              MappingImage* mapping, PageStreams* streams) {
   const uint64_t pages = (mapping->end - mapping->begin) / kPageSize;
   const bool readable = mapping->perms[0] == 'r';
   std::vector<uint64_t> entries(4096);
   uint64_t run_start = 0, run_length = 0;
   auto flush_run = [&]() -> absl::Status {
-    if (run_length == 0) return absl::OkStatus();
-    PageRun run;
-    run.begin = mapping->begin + run_start * kPageSize;
-    run.count = run_length;
-    run.pages_offset = *written;
     for (uint64_t done = 0; done < run_length;) {
+      std::vector<char>* buffer;
+      int file = streams->Next(&buffer);
       uint64_t chunk =
           std::min<uint64_t>(buffer->size() / kPageSize, run_length - done);
       size_t bytes = static_cast<size_t>(chunk * kPageSize);
-      uint64_t from = run.begin + done * kPageSize;
+      uint64_t from = mapping->begin + (run_start + done) * kPageSize;
       // process_vm_readv is the faster path; /proc/PID/mem also reads what
       // the process itself cannot (PROT_NONE pages).
       struct iovec local = {buffer->data(), bytes};
@@ -108,12 +155,16 @@ absl::Status SavePresentPages(pid_t pid, int mem, int pagemap,
       // fault in the process too; zeros keep the image's layout.
       size_t valid = got > 0 ? static_cast<size_t>(got) : 0;
       if (valid < bytes) memset(buffer->data() + valid, 0, bytes - valid);
-      absl::Status status = writer->Append(buffer->data(), bytes);
+      PageRun run;
+      run.begin = from;
+      run.count = chunk;
+      run.pages_offset = streams->file(file).size();
+      run.file = file;
+      absl::Status status = streams->file(file).Write(buffer->data(), bytes);
       if (!status.ok()) return status;
-      *written += bytes;
+      mapping->runs.push_back(run);
       done += chunk;
     }
-    mapping->runs.push_back(run);
     run_length = 0;
     return absl::OkStatus();
   };
@@ -239,9 +290,8 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
     return absl::PermissionDeniedError(
         absl::StrCat("open /proc/", pid, "/pagemap: ", strerror(errno)));
   }
-  absl::Status status = writer->BeginFile("pages.img");
-  std::vector<char> buffer(16 << 20);
-  uint64_t written = 0;
+  PageStreams streams;
+  absl::Status status = streams.Open(writer);
   std::string line;
   while (status.ok() && std::getline(maps, line)) {
     MappingImage mapping;
@@ -269,15 +319,14 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
                        !absl::StartsWith(mapping.name, "/memfd:");
     if (!kernel_area && !shared_file) {
       mapping.saved = true;
-      status = SavePresentPages(pid, mem, pagemap, &mapping, &buffer, &written,
-                                writer);
+      status = SavePresentPages(pid, mem, pagemap, &mapping, &streams);
     }
     image->mappings.push_back(std::move(mapping));
   }
   close(mem);
   close(pagemap);
-  if (!status.ok()) return status;
-  return writer->EndFile();
+  absl::Status closed = streams.Close(/*complete=*/status.ok());
+  return status.ok() ? closed : status;
 }
 
 }  // namespace sandbox::ckpt

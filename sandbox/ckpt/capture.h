@@ -19,7 +19,7 @@ namespace sandbox::ckpt {
 absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer);
 
 // Records every mapping of the frozen process `pid` and streams the
-// contents of those that a restore must rebuild into pages.img.
+// contents of those that a restore must rebuild into the page files.
 absl::Status CaptureMemory(pid_t pid, ProcessImage* image, ImageWriter* writer);
 
 }  // namespace sandbox::ckpt

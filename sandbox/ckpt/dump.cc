@@ -262,13 +262,18 @@ absl::Status Dump(const DumpOptions& options) {
   if (status.ok()) status = held.Check();
   if (status.ok()) status = CaptureMemory(options.pid, &image, &*writer);
   if (status.ok()) status = held.Check();
+  // Everything the image needs from the process is in hand: a process that
+  // is to run on does so now, while the image is finished and verified.
+  // Should that fail, the image is discarded and the process runs on as if
+  // no dump had been asked for.
+  if (status.ok() && options.leave_running) status = process.Thaw();
   if (status.ok()) status = writer->WriteFile("process.img", Encode(image));
   if (status.ok()) status = writer->Finish();
   if (status.ok()) status = ImageReader::Open(options.image_dir).status();
   if (status.ok()) status = held.Check();
   if (!status.ok()) return fail(status);
 
-  if (options.leave_running) return process.Thaw();
+  if (options.leave_running) return absl::OkStatus();
   return process.Kill();
 }
 

@@ -2,6 +2,11 @@
 // XXH3-64, and a MANIFEST written last that names every file with its size
 // and hash. An image without a valid MANIFEST, or whose files do not match
 // it, is refused whole before anything is restored from it.
+//
+// A file's hash is taken block by block, so that a large file can be
+// verified by several threads at once: it is the XXH3-64 of the sequence
+// of its blocks' XXH3-64 hashes (each as 8 little-endian bytes), blocks
+// being kImageHashBlock bytes but the last.
 #ifndef SANDBOX_CKPT_IMAGE_DIR_H_
 #define SANDBOX_CKPT_IMAGE_DIR_H_
 
@@ -9,13 +14,38 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace sandbox::ckpt {
+
+// The block size of a file's hash.
+inline constexpr uint64_t kImageHashBlock = 16 << 20;
+
+// Hashes a stream of bytes block by block, as image files are hashed.
+class BlockHasher {
+ public:
+  BlockHasher();
+  ~BlockHasher();
+  BlockHasher(const BlockHasher&) = delete;
+  BlockHasher& operator=(const BlockHasher&) = delete;
+  // Starts a new stream.
+  void Reset();
+  // Adds `len` bytes to the stream.
+  void Update(const void* data, size_t len);
+  // The hash of the whole stream so far.
+  uint64_t Digest();
+
+ private:
+  XXH3_state_t* block_state_;
+  uint64_t in_block_ = 0;  // bytes of the current block hashed so far
+  std::vector<uint64_t> block_hashes_;
+};
 
 // Writes the files of a new image into a directory.
 class ImageWriter {
@@ -36,6 +66,11 @@ class ImageWriter {
   absl::Status Append(const void* data, size_t len);
   absl::Status EndFile();
 
+  // A large file written by a thread of its own, so that several can be
+  // written at once, next to the one Begin..End writes.
+  class StreamedFile;
+  absl::StatusOr<std::unique_ptr<StreamedFile>> Stream(const std::string& name);
+
   // Writes the MANIFEST and syncs the directory; the image is complete
   // only after this returns OK.
   absl::Status Finish();
@@ -44,7 +79,7 @@ class ImageWriter {
   void Discard();
 
  private:
-  explicit ImageWriter(std::string dir) : dir_(std::move(dir)) {}
+  explicit ImageWriter(std::string dir);
 
   struct Entry {
     uint64_t size = 0;
@@ -55,8 +90,39 @@ class ImageWriter {
   int fd_ = -1;
   std::string current_;
   uint64_t current_size_ = 0;
-  XXH3_state_t* state_ = nullptr;
+  std::unique_ptr<BlockHasher> hasher_;
   bool finished_ = false;
+};
+
+class ImageWriter::StreamedFile {
+ public:
+  // Waits for the file's thread; a file not closed stays for Discard.
+  ~StreamedFile();
+  StreamedFile(const StreamedFile&) = delete;
+  StreamedFile& operator=(const StreamedFile&) = delete;
+
+  // Hands `len` bytes over: they are hashed before this returns and written
+  // by the file's thread while the caller goes on. Returns once the bytes
+  // handed over before are written, so a caller that alternates between
+  // two buffers may refill the other one; these bytes must stay untouched
+  // until the next call, Close or destruction.
+  absl::Status Write(const void* data, size_t len);
+  // The bytes handed over so far.
+  uint64_t size() const { return size_; }
+  // Waits for the last write, then syncs, closes and records the file.
+  absl::Status Close();
+
+ private:
+  friend class ImageWriter;
+  struct Worker;
+  StreamedFile(ImageWriter* writer, std::string name, int fd);
+
+  ImageWriter* writer_;
+  std::string name_;
+  int fd_;
+  uint64_t size_ = 0;
+  BlockHasher hasher_;
+  std::unique_ptr<Worker> worker_;
 };
 
 // A verified image: every file named by the MANIFEST is present with the

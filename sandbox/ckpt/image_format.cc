@@ -116,7 +116,7 @@ std::string Encode(const ProcessImage& image) {
                     m.inode, " ", EncodeString(m.name), "\n");
     for (const PageRun& run : m.runs) {
       absl::StrAppend(&out, "run ", Hex(run.begin), " ", run.count, " ",
-                      run.pages_offset, "\n");
+                      run.pages_offset, " ", run.file, "\n");
     }
   }
   for (const FileImage& f : image.files) {
@@ -221,14 +221,15 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
       m.saved = saved == 1;
       m.perms = std::string(f[3]);
       image.mappings.push_back(std::move(m));
-    } else if (key == "run" && f.size() == 4 && !image.mappings.empty()) {
+    } else if (key == "run" && f.size() == 5 && !image.mappings.empty()) {
       PageRun run;
       MappingImage& m = image.mappings.back();
       ok = absl::SimpleHexAtoi(f[1], &run.begin) &&
            absl::SimpleAtoi(f[2], &run.count) &&
-           absl::SimpleAtoi(f[3], &run.pages_offset) && m.saved &&
-           run.begin >= m.begin && run.count > 0 &&
-           run.begin + run.count * 4096 <= m.end;
+           absl::SimpleAtoi(f[3], &run.pages_offset) &&
+           absl::SimpleAtoi(f[4], &run.file) && run.file >= 0 &&
+           run.file < kPageFileCount && m.saved && run.begin >= m.begin &&
+           run.count > 0 && run.begin + run.count * 4096 <= m.end;
       m.runs.push_back(run);
     } else if (key == "file" && f.size() == 7) {
       FileImage file;

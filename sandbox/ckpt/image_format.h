@@ -42,14 +42,21 @@ struct ThreadImage {
   uint64_t robust_list_length = 0;
 };
 
+// The files that hold saved pages. A dump writes them at once, one thread
+// each; a run lives whole in one of them.
+inline constexpr int kPageFileCount = 2;
+inline constexpr const char* kPageFiles[kPageFileCount] = {"pages.img",
+                                                           "pages-1.img"};
+
 // A run of pages of a mapping whose contents are saved: `count` pages from
-// `begin`, at `pages_offset` in pages.img. Pages of a mapping not in any run
-// were never touched and read as zeros (or as the file, for a file
+// `begin`, at `pages_offset` in page file `file`. Pages of a mapping not in
+// any run were never touched and read as zeros (or as the file, for a file
 // mapping).
 struct PageRun {
   uint64_t begin = 0;
   uint64_t count = 0;
   uint64_t pages_offset = 0;
+  int file = 0;  // index into kPageFiles
 };
 
 struct MappingImage {

@@ -223,7 +223,12 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
     p.first_run = next_run;
     p.run_count = static_cast<uint32_t>(m.runs.size());
     for (const PageRun& run : m.runs) {
-      runs[next_run++] = {run.begin, run.count, run.pages_offset};
+      if (run.pages_offset + run.count * 4096 >
+          reader.SizeOf(kPageFiles[run.file])) {
+        return absl::DataLossError(absl::StrCat(
+            "a run of pages lies beyond the end of ", kPageFiles[run.file]));
+      }
+      runs[next_run++] = {run.begin, run.count, run.pages_offset, run.file, 0};
     }
   }
   plan->group_count = static_cast<int32_t>(groups.size());
@@ -395,21 +400,47 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
 
   int highest = 2;
   for (const FileImage& f : image.files) highest = std::max(highest, f.fd);
-  int pages = open(reader->PathOf("pages.img").c_str(), O_RDONLY | O_CLOEXEC);
-  if (pages < 0) return absl::DataLossError("cannot open pages.img");
-  int pages_fd = fcntl(pages, F_DUPFD, highest + 1);
-  close(pages);
-  if (pages_fd < 0) return absl::InternalError("cannot place pages.img");
+  // The page files go to consecutive descriptors above every number the
+  // image uses, none of them the tool's own.
+  static_assert(kPlanPageFiles == kPageFileCount);
+  int pages_fd = highest + 1;
+  auto taken = [](int fd) { return fcntl(fd, F_GETFD) >= 0; };
+  for (int i = 0; i < kPageFileCount; ++i) {
+    if (taken(pages_fd + i)) {
+      pages_fd += i + 1;
+      i = -1;
+    }
+  }
+  for (int i = 0; i < kPageFileCount; ++i) {
+    int opened =
+        open(reader->PathOf(kPageFiles[i]).c_str(), O_RDONLY | O_CLOEXEC);
+    if (opened < 0 || dup3(opened, pages_fd + i, O_CLOEXEC) < 0) {
+      int error = errno;
+      if (opened >= 0) close(opened);
+      for (int j = 0; j < i; ++j) close(pages_fd + j);
+      return absl::DataLossError(
+          absl::StrCat("cannot open ", kPageFiles[i], ": ", strerror(error)));
+    }
+    close(opened);
+  }
+  auto close_pages = [&]() {
+    for (int i = 0; i < kPageFileCount; ++i) close(pages_fd + i);
+  };
 
   uint64_t entry = 0, stack_top = 0, gadget = 0, scratch = 0;
   absl::Status status =
       BuildPlan(image, *reader, region, size, OwnMappings(), pages_fd, &entry,
                 &stack_top, &gadget, &scratch);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    close_pages();
+    return status;
+  }
 
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+    int error = errno;
+    close_pages();
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(error)));
   }
   pid_t wanted = image.pid;
   struct clone_args args = {};
@@ -448,7 +479,7 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
     __builtin_unreachable();
   }
   close(sync[0]);
-  close(pages_fd);
+  close_pages();
   if (child.pid_ < 0) {
     close(sync[1]);
     return absl::UnavailableError(

@@ -13,6 +13,9 @@ inline constexpr int kPlanMaxUnmaps = 256;
 inline constexpr int kPlanMaxGroups = 64;
 inline constexpr int kPlanMaxPipes = 64;
 inline constexpr int kPlanAuxvMax = 1024;
+// How many page files an image has (kPageFileCount, for the restorer,
+// which cannot include the image format).
+inline constexpr int kPlanPageFiles = 2;
 
 enum PlanMappingKind : int32_t {
   kPlanAnonymous = 0,    // private anonymous memory
@@ -41,6 +44,8 @@ struct PlanMapping {
 
 struct PlanRun {
   uint64_t begin, count, pages_offset;
+  int32_t file;  // the page file: at descriptor pages_fd + file
+  int32_t pad;
 };
 
 enum PlanFileKind : int32_t { kPlanRegular = 0, kPlanPipe = 1 };
@@ -72,7 +77,7 @@ struct PlanMm {
 
 struct RestorePlan {
   uint64_t region_begin, region_end;  // this region, kept until the end
-  int32_t pages_fd;                   // pages.img, open
+  int32_t pages_fd;                   // the page files, open at this and on
   int32_t highest_fd;                 // close everything from 0 to this
 
   int32_t unmap_count;

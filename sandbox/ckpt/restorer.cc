@@ -56,7 +56,7 @@ INLINE T* At(RestorePlan* plan, uint64_t offset) {
   return reinterpret_cast<T*>(reinterpret_cast<char*>(plan) + offset);
 }
 
-// Reads exactly `length` bytes at `offset` of pages.img into memory.
+// Reads exactly `length` bytes at `offset` of a page file into memory.
 INLINE long ReadPages(int fd, uint64_t address, uint64_t length,
                       uint64_t offset) {
   while (length > 0) {
@@ -152,8 +152,13 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
     if (address < 0 && address > -4096) Fail(plan, 5, address);
     for (uint32_t r = 0; r < m.run_count; ++r) {
       const PlanRun& run = runs[m.first_run + r];
-      long result = ReadPages(plan->pages_fd, run.begin, run.count * 4096,
-                              run.pages_offset);
+      // Faulting the run's pages in one call first is several times faster
+      // than letting the read fault them one by one; on a kernel without
+      // MADV_POPULATE_WRITE the read still does.
+      Sys(SYS_madvise, static_cast<long>(run.begin),
+          static_cast<long>(run.count * 4096), MADV_POPULATE_WRITE);
+      long result = ReadPages(plan->pages_fd + run.file, run.begin,
+                              run.count * 4096, run.pages_offset);
       if (result < 0) Fail(plan, 6, result);
     }
     long result = Sys(SYS_mprotect, static_cast<long>(m.begin), length, m.prot);
@@ -163,12 +168,13 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
 
   // 4. Descriptors: everything inherited from the tool goes, then the
   // image's come back at their numbers.
+  const int pages_end = plan->pages_fd + kPlanPageFiles;
   Sys(SYS_close_range, 0, plan->pages_fd - 1, 0);
-  Sys(SYS_close_range, plan->pages_fd + 1, ~0U, 0);
+  Sys(SYS_close_range, pages_end, ~0U, 0);
   PlanFile* files = At<PlanFile>(plan, plan->files_at);
   // Working descriptors live above every number the image uses, so that
   // placing one never closes another.
-  const int base = plan->pages_fd + 1;
+  const int base = pages_end;
   int pipe_ends[kPlanMaxPipes][2];
   for (int p = 0; p < plan->pipe_count; ++p) {
     int made[2];
@@ -249,7 +255,7 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
                reinterpret_cast<long>(&map), sizeof(map), 0);
   if (result < 0) Fail(plan, 16, result);
   if (exe_fd >= 0) Sys(SYS_close, exe_fd);
-  Sys(SYS_close, plan->pages_fd);
+  Sys(SYS_close_range, plan->pages_fd, pages_end - 1, 0);
 
   // 6. The other threads, each with its own id, each stopping at once.
   PlanThread* threads = At<PlanThread>(plan, plan->threads_at);
