@@ -488,6 +488,18 @@ TEST(CkptRestoreTest, NanosleepInterruptedByTheCheckpointCompletes) {
   ExpectSleptTwoSecondsWithoutError(log);
 }
 
+TEST(CkptRestoreTest, ProcessWithOnlyStandardDescriptorsCarriesOn) {
+  // Nothing but stdio: the restore's own descriptors take the lowest free
+  // numbers, right where it places them.
+  std::string dir = MakeTempDir();
+  Detached sleeper({"/bin/sleep", "1"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::unique_ptr<Detached> restorer;
+  ASSERT_EQ(DumpAndRestore(sleeper.pid(), sleeper, dir, &restorer),
+            sleeper.pid());
+  EXPECT_EQ(restorer->Wait(), 0);
+}
+
 TEST(CkptRestoreTest, VectorRegistersSurviveCheckpointAndRestore) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";

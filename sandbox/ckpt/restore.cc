@@ -414,14 +414,16 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
   for (int i = 0; i < kPageFileCount; ++i) {
     int opened =
         open(reader->PathOf(kPageFiles[i]).c_str(), O_RDONLY | O_CLOEXEC);
-    if (opened < 0 || dup3(opened, pages_fd + i, O_CLOEXEC) < 0) {
-      int error = errno;
-      if (opened >= 0) close(opened);
+    // The lowest free number may be the one wanted already.
+    bool placed = opened == pages_fd + i ||
+                  (opened >= 0 && dup3(opened, pages_fd + i, O_CLOEXEC) >= 0);
+    int error = errno;
+    if (opened >= 0 && opened != pages_fd + i) close(opened);
+    if (!placed) {
       for (int j = 0; j < i; ++j) close(pages_fd + j);
       return absl::DataLossError(
           absl::StrCat("cannot open ", kPageFiles[i], ": ", strerror(error)));
     }
-    close(opened);
   }
   auto close_pages = [&]() {
     for (int i = 0; i < kPageFileCount; ++i) close(pages_fd + i);
