@@ -4,12 +4,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <set>
@@ -70,6 +72,27 @@ class Detached {
   }
   ~Detached() { Kill(); }
   pid_t pid() const { return pid_; }
+  // Makes `child`, a child of this process (a process it restored), end
+  // with it. Held by a pidfd, so that a child already gone and its id
+  // reused is never signalled.
+  void EndChildToo(pid_t child) {
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+    if (pidfd < 0) return;
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)),
+                     std::istreambuf_iterator<char>());
+    // The parent's id is the second field after the command's ")".
+    size_t close_paren = text.rfind(')');
+    int parent = close_paren == std::string::npos
+                     ? -1
+                     : atoi(text.c_str() + close_paren + 4);
+    if (parent != pid_) {
+      close(pidfd);
+      return;
+    }
+    if (child_pidfd_ >= 0) close(child_pidfd_);
+    child_pidfd_ = pidfd;
+  }
   // True while the process has not exited.
   bool Running() {
     if (pid_ <= 0) return false;
@@ -84,6 +107,11 @@ class Detached {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   void Kill() {
+    if (child_pidfd_ >= 0) {
+      syscall(SYS_pidfd_send_signal, child_pidfd_, SIGKILL, nullptr, 0);
+      close(child_pidfd_);
+      child_pidfd_ = -1;
+    }
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -93,6 +121,7 @@ class Detached {
 
  private:
   pid_t pid_ = -1;
+  int child_pidfd_ = -1;
 };
 
 // Waits until `path` holds at least `count` lines matching `pattern`.
@@ -362,7 +391,10 @@ pid_t DumpAndRestore(pid_t pid, Detached& original, const std::string& dir,
   *restorer = std::make_unique<Detached>(
       std::vector<std::string>{CkptPath(), "restore", "-D", dir + "/img",
                                "--pidfile", dir + "/restored.pid"});
-  return WaitForPidFile(dir + "/restored.pid");
+  pid_t restored = WaitForPidFile(dir + "/restored.pid");
+  // A test that stops early must not leave the restored process running.
+  if (restored > 0) (*restorer)->EndChildToo(restored);
+  return restored;
 }
 
 TEST(CkptRestoreTest, OwnSudProgramCarriesOnIntercepted) {
@@ -452,6 +484,7 @@ TEST(CkptRestoreTest, LeaveRunningTwiceThenRestoreTheSecondImage) {
   Detached restorer({CkptPath(), "restore", "-D", dir + "/two", "--pidfile",
                      dir + "/restored.pid"});
   ASSERT_EQ(WaitForPidFile(dir + "/restored.pid"), pid);
+  restorer.EndChildToo(pid);
   int ticks = CountLines(log, "^tick");
   EXPECT_TRUE(WaitForLines(log, "^tick", ticks + 5));
   EXPECT_EQ(CountLines(log, "unexpected 0$"), CountLines(log, "^tick"));
