@@ -340,6 +340,10 @@ long RunMappingChange(long nr, const long* args) {
   return raw::Syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
 }
 
+void HoldRewritesForFork() { LockPatches(raw::GetTid()); }
+
+void ResumeRewritesAfterFork() { UnlockPatches(); }
+
 void ResetSitePatcherAfterFork() {
   UnlockPatches();
   ResetTrampolinesAfterFork();

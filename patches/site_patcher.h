@@ -44,8 +44,17 @@ bool RecoverFromSiteTrap(ucontext_t* frame);
 // and forgetting them. Returns the syscall's result.
 long RunMappingChange(long nr, const long* args);
 
+// Around a clone that copies the address space (a fork): holds off every
+// rewrite, waiting for one in progress, so that the child never inherits a
+// site half rewritten by a thread it does not have. The parent calls
+// ResumeRewritesAfterFork once the clone has returned; the child's
+// ResetSitePatcherAfterFork lets go of its copy. Call with every signal
+// blocked.
+void HoldRewritesForFork();
+void ResumeRewritesAfterFork();
+
 // In a forked child: the rewriting state that belonged to other threads of
-// the parent (the lock, the /proc/self/mem descriptor) is let go.
+// the parent (the lock, the trampoline pools) is let go.
 void ResetSitePatcherAfterFork();
 
 }  // namespace sandbox

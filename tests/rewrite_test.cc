@@ -53,14 +53,20 @@ void PrintTo(const RewriteParam& param, std::ostream* out) {
   *out << param.mode << (param.counted ? " with --stats" : " without --stats");
 }
 
-// The count after "rewritten sites: " in a test program's stderr, or -1
-// when it printed none.
-long ReportedRewrittenSites(const std::string& err) {
-  const std::string needle = "rewritten sites: ";
-  size_t at = err.rfind(needle);
+// The count after `label` in a test program's stderr, or -1 when it
+// printed none.
+long ReportedCount(const std::string& err, const std::string& label) {
+  size_t at = err.rfind(label);
   if (at == std::string::npos) return -1;
-  return strtol(err.c_str() + at + needle.size(), nullptr, 10);
+  return strtol(err.c_str() + at + label.size(), nullptr, 10);
 }
+
+// Which trampolines a test expects its rewritten sites to have when no
+// statistics are kept.
+enum class Trampolines {
+  kDirect,    // the policy lets the syscalls through untouched
+  kEntering,  // the runtime has to see each call
+};
 
 class RewriteTest : public ::testing::TestWithParam<RewriteParam> {
  protected:
@@ -94,16 +100,21 @@ class RewriteTest : public ::testing::TestWithParam<RewriteParam> {
 
   // Expects at least `at_least` syscalls by the fast path when this mode
   // rewrites, and none otherwise. Uncounted, expects the program's own
-  // report of rewritten sites to say the same, where it makes one.
-  void ExpectFastPath(const StatsRun& run, long at_least) {
+  // report of rewritten sites to say the same, where it makes one, with
+  // every rewritten site's trampoline of the kind `kind`.
+  void ExpectFastPath(const StatsRun& run, long at_least,
+                      Trampolines kind = Trampolines::kDirect) {
     if (!Counted()) {
-      long sites = ReportedRewrittenSites(run.result.err);
+      long sites = ReportedCount(run.result.err, "rewritten sites: ");
+      long direct = ReportedCount(run.result.err, " direct: ");
       if (sites < 0) return;
       if (Rewrites() && at_least > 0) {
         EXPECT_GT(sites, 0) << run.result.err;
       } else if (!Rewrites()) {
         EXPECT_EQ(sites, 0) << run.result.err;
       }
+      EXPECT_EQ(direct, kind == Trampolines::kDirect ? sites : 0)
+          << run.result.err;
       return;
     }
     long fast = StatValue(run.stats, "via_fast_path");
@@ -285,7 +296,7 @@ TEST_P(RewriteTest, DenyPolicyAppliesThroughRewrittenSite) {
   if (Counted()) {
     EXPECT_EQ(StatValue(run.stats, "getppid"), 20000) << run.stats;
   }
-  ExpectFastPath(run, 19990);
+  ExpectFastPath(run, 19990, Trampolines::kEntering);
 }
 
 TEST_P(RewriteTest, TracePolicyReportsEveryCallThroughRewrittenSite) {
@@ -302,7 +313,7 @@ TEST_P(RewriteTest, TracePolicyReportsEveryCallThroughRewrittenSite) {
   }
   EXPECT_EQ(lines, 20000);
   EXPECT_EQ(getppid_lines, 20000);
-  ExpectFastPath(run, 19990);
+  ExpectFastPath(run, 19990, Trampolines::kEntering);
 }
 
 TEST_P(RewriteTest, TimerSignalsArriveInsideFastPath) {
@@ -319,6 +330,16 @@ TEST_P(RewriteTest, SiglongjmpOutOfReadBlockedAtRewrittenSite) {
   // 99 of the interrupted reads and the last one jump; the timer is armed
   // through a site that is never rewritten.
   ExpectFastPath(run, 100);
+}
+
+TEST_P(RewriteTest, ForkWhileAnotherThreadRewritesLeavesNoHalfRewrittenSite) {
+  // A fork copies the address space as it is: a site another thread has
+  // just made an int3 must not reach the child like that.
+  for (int run = 0; run < 3; ++run) {
+    StatsRun run_result =
+        RunBothAndCompare("fast_path_threads", {"forkrace"}, {});
+    EXPECT_EQ(run_result.result.out, "forkrace: forks=8 hung=0 bad=0\n");
+  }
 }
 
 TEST_P(RewriteTest, PthreadCancelUnwindsFromSleepAtRewrittenSite) {

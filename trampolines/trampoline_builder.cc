@@ -87,6 +87,9 @@ class TemplateGenerator : public Xbyak::CodeGenerator {
     mov(rcx, kReturnPlaceholder);
     if (direct) mov(ptr[rsp], rcx);
     jmp(ptr[rip + slot]);
+    // Aligned (trampolines start on 64-byte boundaries), so that the jump
+    // does not fault in a program that set the alignment-check flag.
+    align(8);
     L(slot);
     dq(target);
     out->size = getSize();

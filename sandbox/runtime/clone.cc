@@ -178,9 +178,15 @@ long HandleClone(const SyscallContext& call) {
 
   uint64_t all = ~0ULL;
   raw::SigProcMask(SIG_SETMASK, &all, nullptr);
+  // A child with a copy of the address space must not get a site that
+  // another thread is rewriting right now: its int3 would stay for good.
+  const bool holds_rewrites =
+      g_runtime.rewriting && !(request.flags & CLONE_VM);
+  if (holds_rewrites) HoldRewritesForFork();
 
   if (request.stack_top != 0) {
     long result = CloneOnNewStack(call, request, extent, child);
+    if (holds_rewrites) ResumeRewritesAfterFork();
     // A thread keeps its record until it exits; a process has its own copy
     // of the table, and a vfork child is done with its record by now.
     bool child_keeps_record = result > 0 && (request.flags & CLONE_VM) &&
@@ -217,6 +223,7 @@ long HandleClone(const SyscallContext& call) {
     SetUpChild(child, request.flags);
     return 0;
   }
+  if (holds_rewrites) ResumeRewritesAfterFork();
   ReleaseThreadRecord(child);
   return result;
 }

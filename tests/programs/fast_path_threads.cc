@@ -7,6 +7,7 @@
 //   registers [N]  every register and flag around a site run N times
 //   threads        eight threads meet fresh sites at the same moment
 //   fork           sites rewritten before fork, used by parent and child
+//   forkrace       forks while another thread meets fresh sites
 //   loop [N]       N getppid calls; counts answers, errors and EPERMs
 //   timer          a 100 us itimer whose handler makes syscalls
 //   longjmp        siglongjmp out of a read() blocked at a site
@@ -73,6 +74,24 @@ PhaseSites:
 )");
 extern "C" char PhaseSites[];
 extern "C" char RegistersSite[];
+
+// 2048 getpid sites, 8 bytes apart, for the fork race: a thread meets
+// them for the first time while another thread forks.
+asm(R"(
+        .text
+        .globl ForkRaceSites
+        .type ForkRaceSites, @function
+        .p2align 4
+ForkRaceSites:
+        .rept 2048
+        movl $39, %eax
+        syscall
+        ret
+        .endr
+        .size ForkRaceSites, . - ForkRaceSites
+)");
+extern "C" char ForkRaceSites[];
+constexpr int kForkRaceSites = 2048;
 constexpr int kPhaseSites = 32;
 constexpr int kPhaseSiteSize = 8;
 
@@ -464,6 +483,46 @@ int Fork(const char* self) {
   return parent_ok && thread_ok != nullptr && after_ok ? 0 : 1;
 }
 
+// Runs every fork-race site once; returns how many answered wrongly.
+int RunForkRaceSites(long pid) {
+  int wrong = 0;
+  for (int i = 0; i < kForkRaceSites; ++i) {
+    auto site = reinterpret_cast<long (*)()>(ForkRaceSites + i * 8);
+    wrong += site() != pid;
+  }
+  return wrong;
+}
+
+void* ForkRaceThread(void* pid) {
+  RunForkRaceSites(*static_cast<long*>(pid));
+  return nullptr;
+}
+
+// Forks while another thread runs fresh sites (so that rewrites are in
+// progress at the moment of the fork); every child runs all the sites
+// itself and must finish within a second with every answer right.
+int ForkRace() {
+  constexpr int kForks = 8;
+  long pid = syscall(SYS_getpid);
+  pthread_t thread;
+  if (pthread_create(&thread, nullptr, ForkRaceThread, &pid) != 0) return 1;
+  int hung = 0, bad = 0;
+  for (int i = 0; i < kForks; ++i) {
+    pid_t child = fork();
+    if (child == 0) {
+      alarm(1);  // a child stuck on a half-rewritten site dies of SIGALRM
+      _exit(RunForkRaceSites(syscall(SYS_getpid)) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    hung += WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+    bad += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  }
+  pthread_join(thread, nullptr);
+  printf("forkrace: forks=%d hung=%d bad=%d\n", kForks, hung, bad);
+  return bad == 0 ? 0 : 1;
+}
+
 int Loop(long iterations) {
   long ppid = ParentPidFromProc();
   long ok = 0, eperm = 0, other = 0;
@@ -560,8 +619,9 @@ int LongJump() {
 
 namespace {
 
-// Prints on stderr how many of this program's sites now start with a jump:
-// a sandbox that rewrote them left it there. Native runs print 0.
+// Prints on stderr how many of this program's sites now start with a jump
+// (a sandbox that rewrote them left it there; native runs print 0), and
+// how many of those jump to a trampoline that makes the syscall itself.
 void ReportRewrittenSites() {
   constexpr uint8_t kJmpRel32Opcode = 0xe9;
   const void* sites[] = {
@@ -576,15 +636,25 @@ void ReportRewrittenSites() {
       reinterpret_cast<const void*>(&BlockingReadSite),
       RegistersSite,
   };
-  int rewritten = 0;
-  for (const void* site : sites) {
-    rewritten += *static_cast<const uint8_t*>(site) == kJmpRel32Opcode;
-  }
+  int rewritten = 0, direct = 0;
+  auto count = [&](const uint8_t* site) {
+    if (site[0] != kJmpRel32Opcode) return;
+    ++rewritten;
+    // A trampoline that makes the syscall itself first steps 136 bytes
+    // below the stack pointer (`lea -0x88(%rsp), %rsp`); one that enters
+    // the runtime steps 128.
+    int32_t displacement;
+    memcpy(&displacement, site + 1, sizeof(displacement));
+    const uint8_t* trampoline = site + 5 + displacement;
+    constexpr uint8_t kDirectStart[] = {0x48, 0x8d, 0xa4, 0x24,
+                                        0x78, 0xff, 0xff, 0xff};
+    direct += memcmp(trampoline, kDirectStart, sizeof(kDirectStart)) == 0;
+  };
+  for (const void* site : sites) count(static_cast<const uint8_t*>(site));
   for (int i = 0; i < kPhaseSites; ++i) {
-    rewritten +=
-        static_cast<uint8_t>(PhaseSites[i * kPhaseSiteSize]) == kJmpRel32Opcode;
+    count(reinterpret_cast<const uint8_t*>(PhaseSites + i * kPhaseSiteSize));
   }
-  fprintf(stderr, "rewritten sites: %d\n", rewritten);
+  fprintf(stderr, "rewritten sites: %d direct: %d\n", rewritten, direct);
 }
 
 int RunMode(const std::string& mode, long count, const char* self) {
@@ -594,7 +664,9 @@ int RunMode(const std::string& mode, long count, const char* self) {
   if (mode == "loop") return Loop(count > 0 ? count : 20000);
   if (mode == "timer") return Timer();
   if (mode == "longjmp") return LongJump();
-  fprintf(stderr, "usage: %s registers|threads|fork|loop|timer|longjmp [N]\n",
+  if (mode == "forkrace") return ForkRace();
+  fprintf(stderr,
+          "usage: %s registers|threads|fork|forkrace|loop|timer|longjmp [N]\n",
           self);
   return 2;
 }
