@@ -1765,10 +1765,9 @@ void PrintSummary(const CollectingReporter& reporter) {
     if (has_goal) all_met = all_met && *pct >= 95.0;
   }
   if (!shares.empty()) {
-    absl::StrAppendFormat(
-        &line, " fast-path share%s (%s);", shares,
-        all_met ? "python and sqlite file at the 95% goal"
-                : "some UNDER the 95% goal");
+    absl::StrAppendFormat(&line, " fast-path share%s (%s);", shares,
+                          all_met ? "python and sqlite file at the 95% goal"
+                                  : "some UNDER the 95% goal");
   }
 
   // A checkpoint of 1 GiB against what CRIU 4.2 takes on the same
