@@ -301,6 +301,36 @@ TEST(CkptTest, UnsupportedDescriptorFailsAndLeavesTheProcessAsItWas) {
   EXPECT_EQ(CountLines(log, "unexpected 0$"), CountLines(log, "^tick"));
 }
 
+TEST(CkptTest, PipeSharedWithAnotherProcessFailsTheDump) {
+  // The process holds both ends of a pipe, and so does its child: a
+  // restore could give the pipe back to the process only.
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  std::ofstream(dir + "/shared_pipe.py") << R"(import ctypes, os, sys, time
+r, w = os.pipe()
+os.write(w, b"hello")
+if os.fork() == 0:
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG: SIGKILL with the parent
+    while True:
+        time.sleep(1)
+with open(sys.argv[1], "w") as log:
+    log.write("ready\n")
+while True:
+    time.sleep(0.1)
+)";
+  Detached python({"/usr/bin/python3", dir + "/shared_pipe.py", log});
+  ASSERT_TRUE(WaitForLines(log, "^ready", 1));
+  CommandResult dump = Ckpt({"dump", "-t", std::to_string(python.pid()), "-D",
+                             dir + "/img", "--leave-running"});
+  EXPECT_EQ(dump.exit_status, 1);
+  EXPECT_NE(dump.err.find("descriptor 3 is pipe:["), std::string::npos)
+      << dump.err;
+  EXPECT_NE(dump.err.find("holds too"), std::string::npos) << dump.err;
+  // Nothing of the image is left, not even its directory.
+  EXPECT_FALSE(std::filesystem::exists(dir + "/img"));
+  EXPECT_TRUE(python.Running());
+}
+
 TEST(CkptTest, DamagedOrTruncatedImagesAreRefused) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";

@@ -10,7 +10,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
 
 namespace sandbox::testing {
 
@@ -127,6 +131,34 @@ std::vector<std::string> InterceptionModes() {
   return {"signal", "rewrite", "auto"};
 }
 
+namespace {
+
+// The directories MakeTempDir made, removed with everything in them when
+// the test binary exits normally (set SANDBOX_KEEP_TEST_DIRS to keep them
+// for a look after a failure).
+class TempDirs {
+ public:
+  ~TempDirs() {
+    if (getpid() != owner_ || getenv("SANDBOX_KEEP_TEST_DIRS") != nullptr) {
+      return;
+    }
+    for (const std::string& dir : dirs_) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  }
+  void Add(const std::string& dir) { dirs_.push_back(dir); }
+
+ private:
+  const pid_t owner_ = getpid();
+  std::vector<std::string> dirs_;
+};
+
+// Tests make directories only once main has started, after this exists.
+TempDirs g_temp_dirs;
+
+}  // namespace
+
 std::string MakeTempDir() {
   const char* base = getenv("TEST_TMPDIR");
   std::string templ =
@@ -134,6 +166,7 @@ std::string MakeTempDir() {
   if (mkdtemp(templ.data()) == nullptr) {
     throw std::runtime_error("mkdtemp failed");
   }
+  g_temp_dirs.Add(templ);
   return templ;
 }
 

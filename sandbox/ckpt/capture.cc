@@ -192,6 +192,41 @@ absl::Status SavePresentPages(pid_t pid, int mem, int pagemap,
   return flush_run();
 }
 
+// True if process `other` has a descriptor open on any of `pipes`.
+bool HoldsAny(pid_t other, const std::map<std::string, int>& pipes) {
+  std::string fd_dir = absl::StrCat("/proc/", other, "/fd");
+  DIR* dir = opendir(fd_dir.c_str());
+  if (dir == nullptr) return false;  // gone, or not ours to look at
+  bool holds = false;
+  while (struct dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::string link = ReadLink(absl::StrCat(fd_dir, "/", entry->d_name));
+    if (absl::StartsWith(link, "pipe:[") && pipes.count(link) != 0) {
+      holds = true;
+      break;
+    }
+  }
+  closedir(dir);
+  return holds;
+}
+
+// Another process than `pid` that holds one of `pipes`, or 0.
+pid_t OtherHolderOf(pid_t pid, const std::map<std::string, int>& pipes) {
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  pid_t found = 0;
+  while (struct dirent* entry = readdir(proc)) {
+    pid_t other;
+    if (!absl::SimpleAtoi(entry->d_name, &other) || other == pid) continue;
+    if (HoldsAny(other, pipes)) {
+      found = other;
+      break;
+    }
+  }
+  closedir(proc);
+  return found;
+}
+
 }  // namespace
 
 absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer) {
@@ -209,7 +244,9 @@ absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer) {
   closedir(dir);
   std::sort(fds.begin(), fds.end());
 
-  std::map<std::string, int> pipe_ends;  // "pipe:[N]" -> read/write bits
+  // "pipe:[N]" -> read/write bits, and the first descriptor seen on it.
+  std::map<std::string, int> pipe_ends;
+  std::map<std::string, int> pipe_fd;
   for (int fd : fds) {
     std::string link = absl::StrCat(fd_dir, "/", fd);
     FileImage file;
@@ -240,6 +277,7 @@ absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer) {
       file.kind = "pipe";
       int access = file.flags & O_ACCMODE;
       pipe_ends[file.path] |= access == O_WRONLY ? 2 : 1;
+      pipe_fd.emplace(file.path, fd);
       if (access == O_RDONLY) {
         absl::StatusOr<std::string> data = PeekPipe(link);
         if (!data.ok()) return data.status();
@@ -258,10 +296,24 @@ absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer) {
   }
   for (const auto& [name, ends] : pipe_ends) {
     if (ends != 3) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(name,
-                       " has an end in another process, which "
-                       "sandbox-ckpt cannot restore"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "descriptor ", pipe_fd[name], " is ", name,
+          ", whose other end is not in the process, which sandbox-ckpt "
+          "cannot restore"));
+    }
+  }
+  // Both ends here, but another process may hold them too (a child that
+  // inherited them): a restore would cut it off.
+  if (!pipe_ends.empty()) {
+    pid_t other = OtherHolderOf(pid, pipe_ends);
+    if (other > 0) {
+      std::string name;
+      for (const auto& [pipe, ends] : pipe_ends) {
+        if (HoldsAny(other, {{pipe, ends}})) name = pipe;
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "descriptor ", pipe_fd[name], " is ", name, ", which process ", other,
+          " holds too, which sandbox-ckpt cannot restore"));
     }
   }
   return absl::OkStatus();

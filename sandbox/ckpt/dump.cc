@@ -234,7 +234,10 @@ absl::Status Dump(const DumpOptions& options) {
 
   absl::StatusOr<std::unique_ptr<FrozenProcess>> frozen =
       FrozenProcess::Freeze(options.pid);
-  if (!frozen.ok()) return frozen.status();
+  if (!frozen.ok()) {
+    writer->Discard();
+    return frozen.status();
+  }
   FrozenProcess& process = **frozen;
 
   // Everything from here either completes the image or discards it; the

@@ -254,7 +254,8 @@ absl::StatusOr<std::unique_ptr<ImageWriter::StreamedFile>> ImageWriter::Stream(
 }
 
 absl::StatusOr<ImageWriter> ImageWriter::Create(const std::string& dir) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+  bool created = mkdir(dir.c_str(), 0700) == 0;
+  if (!created && errno != EEXIST) {
     return ErrnoStatus(absl::StrCat("mkdir ", dir), errno);
   }
   std::string manifest = absl::StrCat(dir, "/", kManifest);
@@ -262,7 +263,9 @@ absl::StatusOr<ImageWriter> ImageWriter::Create(const std::string& dir) {
     return absl::AlreadyExistsError(
         absl::StrCat(dir, " already holds an image"));
   }
-  return ImageWriter(dir);
+  ImageWriter writer(dir);
+  writer.created_dir_ = created;
+  return writer;
 }
 
 ImageWriter::ImageWriter(std::string dir)
@@ -354,6 +357,8 @@ void ImageWriter::Discard() {
   unlink(absl::StrCat(dir_, "/", kManifest).c_str());
   unlink(absl::StrCat(dir_, "/", kManifest, ".tmp").c_str());
   entries_.clear();
+  // A directory made for the image goes too (if nothing else came into it).
+  if (created_dir_) rmdir(dir_.c_str());
 }
 
 absl::StatusOr<ImageReader> ImageReader::Open(const std::string& dir) {

@@ -92,6 +92,7 @@ class ImageWriter {
   uint64_t current_size_ = 0;
   std::unique_ptr<BlockHasher> hasher_;
   bool finished_ = false;
+  bool created_dir_ = false;  // the directory was made by Create
 };
 
 class ImageWriter::StreamedFile {

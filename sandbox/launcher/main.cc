@@ -237,7 +237,8 @@ bool IsForwarded(int signo) {
 // away), and a reader that goes away costs trace lines, never the program.
 class TraceRelay {
  public:
-  TraceRelay() {
+  // Relays into `output`, which the relay owns unless it is stderr.
+  explicit TraceRelay(int output) : output_fd_(output) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
       Die({kExitSandboxFailure, absl::StrCat("pipe: ", strerror(errno))});
@@ -264,6 +265,7 @@ class TraceRelay {
     write_fd_ = -1;
     thread_.join();
     close(read_fd_);
+    if (output_fd_ != 2) close(output_fd_);
   }
 
  private:
@@ -275,7 +277,7 @@ class TraceRelay {
       if (got <= 0) return;
       // A failed write loses the lines; the program goes on regardless.
       for (ssize_t done = 0; done < got;) {
-        ssize_t written = write(2, buffer + done, got - done);
+        ssize_t written = write(output_fd_, buffer + done, got - done);
         if (written < 0 && errno == EINTR) continue;
         if (written <= 0) break;
         done += written;
@@ -283,6 +285,7 @@ class TraceRelay {
     }
   }
 
+  int output_fd_;
   int read_fd_ = -1;
   int write_fd_ = -1;
   std::thread thread_;
@@ -366,12 +369,21 @@ int Run(LaunchOptions& options) {
         Die({kExitSandboxFailure,
              absl::StrCat("cannot open ", trace_path, ": ", strerror(errno))});
       }
-      close(fd);
+      struct stat st;
+      if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        // A FIFO, a terminal, a device: opened once and fed through the
+        // relay, as each process opening it for every line would not do
+        // (a FIFO's reader would see the end at the first close).
+        relay = std::make_unique<TraceRelay>(fd);
+        trace_path = relay->Path();
+      } else {
+        close(fd);
+      }
     } else {
       if (fcntl(2, F_GETFD) < 0) {
         Die({kExitSandboxFailure, "cannot trace: stderr is not open"});
       }
-      relay = std::make_unique<TraceRelay>();
+      relay = std::make_unique<TraceRelay>(2);
       trace_path = relay->Path();
     }
   }
@@ -381,7 +393,18 @@ int Run(LaunchOptions& options) {
   strcpy(policy.trace_path, trace_path.c_str());
 
   std::unique_ptr<StatsFile> stats;
+  FILE* stats_output = nullptr;
   if (options.stats) {
+    // The output is opened now, so that a bad path is reported before the
+    // program runs rather than after.
+    if (!options.stats_output.empty()) {
+      stats_output = fopen(options.stats_output.c_str(), "we");
+      if (stats_output == nullptr) {
+        Die({kExitSandboxFailure,
+             absl::StrCat("cannot open ", options.stats_output, ": ",
+                          strerror(errno))});
+      }
+    }
     stats = std::make_unique<StatsFile>();
     strcpy(policy.stats_path, stats->path().c_str());
   }
@@ -457,14 +480,13 @@ int Run(LaunchOptions& options) {
   if (relay != nullptr) relay->Stop();
   if (stats != nullptr) {
     std::string json = stats->ToJson();
-    if (options.stats_output.empty()) {
+    if (stats_output == nullptr) {
       fputs(json.c_str(), stderr);
-    } else {
-      FILE* out = fopen(options.stats_output.c_str(), "w");
-      if (out == nullptr || fputs(json.c_str(), out) < 0 || fclose(out) != 0) {
-        Die({kExitSandboxFailure,
-             absl::StrCat("cannot write ", options.stats_output)});
-      }
+    } else if (fputs(json.c_str(), stats_output) < 0 ||
+               fclose(stats_output) != 0) {
+      Die({kExitSandboxFailure,
+           absl::StrCat("cannot write ", options.stats_output, ": ",
+                        strerror(errno))});
     }
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);

@@ -139,9 +139,14 @@ void WriteTraceText(std::string_view line) {
   if (g_runtime.policy.trace_path[0] == '\0') return;
   // Opened for each line: a descriptor kept open would sit in the
   // program's table, where the program could see, use or renumber it.
-  long fd = raw::OpenAt(AT_FDCWD, g_runtime.policy.trace_path,
-                        O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+  // Non-blocking, so that a pipe whose reader is gone fails at once
+  // (ENXIO) instead of holding the program up for good; the write itself
+  // blocks again, so that a slow reader slows the program, not loses lines.
+  long fd =
+      raw::OpenAt(AT_FDCWD, g_runtime.policy.trace_path,
+                  O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return;
+  raw::Fcntl(static_cast<int>(fd), F_SETFL, O_APPEND);
   RawWriteAll(static_cast<int>(fd), line);
   raw::Close(static_cast<int>(fd));
 }
