@@ -295,7 +295,8 @@ std::string DescribeText(const ProcessImage& image) {
   for (const SignalAction& sa : image.sigactions) {
     if (reinterpret_cast<uint64_t>(sa.action.handler) > 1) ++handled;
   }
-  absl::StrAppend(&out, "  ", handled, " signals with handlers\n");
+  absl::StrAppend(&out, "  ", handled, handled == 1 ? " signal" : " signals",
+                  " with a handler\n");
   return out;
 }
 

@@ -95,14 +95,18 @@ std::string ResolveProgram(const std::string& name) {
   auto check = [](const std::string& path) -> int {
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return ENOENT;
-    if (S_ISDIR(st.st_mode)) return EACCES;
+    if (S_ISDIR(st.st_mode)) return EISDIR;
     if (access(path.c_str(), X_OK) != 0) return EACCES;
     return 0;
   };
+  if (name.empty()) Die({kExitNotFound, "'': command not found"});
   if (name.find('/') != std::string::npos) {
     int error = check(name);
     if (error == ENOENT) {
       Die({kExitNotFound, absl::StrCat(name, ": No such file or directory")});
+    }
+    if (error == EISDIR) {
+      Die({kExitCannotRun, absl::StrCat(name, ": Is a directory")});
     }
     if (error != 0) {
       Die({kExitCannotRun, absl::StrCat(name, ": Permission denied")});
@@ -117,6 +121,7 @@ std::string ResolveProgram(const std::string& name) {
         absl::StrCat(dir.empty() ? absl::string_view(".") : dir, "/", name);
     int error = check(candidate);
     if (error == 0) return candidate;
+    // As the shell does, a directory of that name is passed over.
     if (error == EACCES) found_unrunnable = true;
   }
   if (found_unrunnable) {
