@@ -466,6 +466,8 @@ TEST_P(CkptModesTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
     ASSERT_TRUE(WaitForLines(log, "^thread " + std::to_string(thread), 2));
   }
   pid_t program = ProgramOf(launcher.pid());
+  std::string maps_before =
+      ReadFile("/proc/" + std::to_string(program) + "/maps");
   std::set<std::string> tids_before;
   for (const auto& entry : std::filesystem::directory_iterator(
            "/proc/" + std::to_string(program) + "/task")) {
@@ -480,6 +482,14 @@ TEST_P(CkptModesTest, SandboxedThreadsCarryOnWithTheirIdsAndPolicy) {
     tids_after.insert(entry.path().filename());
   }
   EXPECT_EQ(tids_after, tids_before);
+  // The runtime's trampoline pools (when it rewrites) come back as memfds
+  // of the same name.
+  std::string maps_after =
+      ReadFile("/proc/" + std::to_string(restored) + "/maps");
+  const std::string pools = "/memfd:sandbox-trampolines";
+  EXPECT_EQ(maps_after.find(pools) != std::string::npos,
+            maps_before.find(pools) != std::string::npos)
+      << maps_after;
   for (int thread = 0; thread < 5; ++thread) {
     std::string pattern = "^thread " + std::to_string(thread) + " tick";
     EXPECT_TRUE(WaitForLines(log, pattern, CountLines(log, pattern) + 3));

@@ -210,6 +210,17 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
       }
       plan->group_size[p.group] = std::max<uint64_t>(
           plan->group_size[p.group], m.file_offset + (m.end - m.begin));
+      // A memfd keeps its name; System V and /dev/zero memory become a
+      // memfd named after the kind of object they were.
+      std::string name = "shm";
+      if (absl::StartsWith(m.name, "/memfd:")) {
+        name = m.name.substr(strlen("/memfd:"));
+        if (absl::EndsWith(name, " (deleted)")) {
+          name.resize(name.size() - strlen(" (deleted)"));
+        }
+      }
+      name.resize(std::min<size_t>(name.size(), kPlanGroupNameMax - 1));
+      strcpy(plan->group_name[p.group], name.c_str());
     } else if (real_file) {
       p.kind = kPlanFilePrivate;
     } else {

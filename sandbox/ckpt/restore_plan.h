@@ -13,6 +13,8 @@ inline constexpr int kPlanMaxUnmaps = 256;
 inline constexpr int kPlanMaxGroups = 64;
 inline constexpr int kPlanMaxPipes = 64;
 inline constexpr int kPlanAuxvMax = 1024;
+// The longest memfd name, with its terminating zero (the kernel's limit).
+inline constexpr int kPlanGroupNameMax = 250;
 // How many page files an image has (kPageFileCount, for the restorer,
 // which cannot include the image format).
 inline constexpr int kPlanPageFiles = 2;
@@ -87,6 +89,8 @@ struct RestorePlan {
 
   int32_t group_count;
   uint64_t group_size[kPlanMaxGroups];
+  // The memfd name each group gets back ("memfd:NAME" in the maps).
+  char group_name[kPlanMaxGroups][kPlanGroupNameMax];
   int32_t pipe_count;
 
   uint32_t mapping_count, run_count, file_count, thread_count;

@@ -111,9 +111,8 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
   // 2. Shared memory objects, one memfd each, shared by all their views.
   int group_fds[kPlanMaxGroups];
   for (int g = 0; g < plan->group_count; ++g) {
-    // "shm", built in a register: the restorer has no data of its own.
-    uint32_t name = 0x006d6873;
-    long fd = Sys(SYS_memfd_create, reinterpret_cast<long>(&name), 0);
+    long fd =
+        Sys(SYS_memfd_create, reinterpret_cast<long>(plan->group_name[g]), 0);
     if (fd < 0) Fail(plan, 3, fd);
     long result =
         Sys(SYS_ftruncate, fd, static_cast<long>(plan->group_size[g]));
