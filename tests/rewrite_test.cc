@@ -170,7 +170,10 @@ TEST_P(RewriteTest, EightThreadsRewriteFreshSitesTogether) {
     ASSERT_EQ(run.result.exit_status, 0)
         << "run " << i << ": " << run.result.out << run.result.err;
     EXPECT_EQ(run.result.out, "threads: 8 threads, 3712000 calls, 0 wrong\n");
-    ExpectFastPath(run, 3700000);
+    // Calls that meet a site while another thread rewrites it take the
+    // signal path, and on two cores a rewriting thread can lose its core
+    // for a whole time slice: ask for 98% by the fast path, not all.
+    ExpectFastPath(run, 3712000 * 98 / 100);
   }
 }
 

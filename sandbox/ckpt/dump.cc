@@ -262,6 +262,9 @@ absl::Status Dump(const DumpOptions& options) {
   if (status.ok()) status = held.Check();
   if (status.ok()) status = CaptureFiles(options.pid, &image, &*writer);
   if (status.ok()) status = CaptureByInjection(process, &image);
+  // Nothing more is injected: from here on the process is as it was
+  // frozen, whatever becomes of the tool.
+  if (status.ok()) status = process.PutBack();
   if (status.ok()) status = held.Check();
   if (status.ok()) status = CaptureMemory(options.pid, &image, &*writer);
   if (status.ok()) status = held.Check();

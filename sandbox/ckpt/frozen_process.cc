@@ -198,9 +198,7 @@ absl::StatusOr<long> FrozenProcess::Inject(size_t index, long nr,
                      std::move(args));
 }
 
-absl::Status FrozenProcess::Thaw() {
-  if (thawed_) return absl::OkStatus();
-  thawed_ = true;
+absl::Status FrozenProcess::PutBack() {
   absl::Status first_error;
   for (FrozenThread& thread : threads_) {
     if (thread.regs_changed) {
@@ -224,6 +222,19 @@ absl::Status FrozenProcess::Thaw() {
                                   thread.tid, result);
       }
     }
+    // What could not be put back stays marked, to be tried again.
+    if (first_error.ok()) {
+      thread.regs_changed = thread.sigmask_changed = thread.sud_changed = false;
+    }
+  }
+  return first_error;
+}
+
+absl::Status FrozenProcess::Thaw() {
+  if (thawed_) return absl::OkStatus();
+  thawed_ = true;
+  absl::Status first_error = PutBack();
+  for (FrozenThread& thread : threads_) {
     Ptrace(PTRACE_DETACH, thread.tid, 0, nullptr);
   }
   return first_error;

@@ -56,8 +56,13 @@ class FrozenProcess {
   absl::StatusOr<long> Inject(size_t index, long nr,
                               std::vector<uint64_t> args);
 
-  // Puts back every thread's registers and SUD configuration and lets the
-  // process run on. Idempotent.
+  // Puts back every thread's registers, signal mask and SUD configuration
+  // that injections changed, leaving the threads stopped. After it, the
+  // process is exactly as it was frozen, so that should the tool die, the
+  // kernel's detach lets it run on unharmed.
+  absl::Status PutBack();
+
+  // PutBack, then lets the process run on. Idempotent.
   absl::Status Thaw();
 
   // Ends the process (for a dump without --leave-running): it never runs

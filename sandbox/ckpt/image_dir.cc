@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +10,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -65,10 +68,16 @@ uint64_t HashBlockHashes(const std::vector<uint64_t>& hashes) {
 // Hashes a whole file of `size` bytes as BlockHasher does, its blocks
 // spread over the machine's processors.
 absl::StatusOr<uint64_t> HashFile(const std::string& path, uint64_t size) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that a FIFO put in a file's place cannot hang us.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus(absl::StrCat("open ", path), errno);
   struct stat st;
-  if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != size) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::DataLossError(
+        absl::StrCat("image file ", path, " is not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) != size) {
     close(fd);
     return absl::DataLossError(absl::StrCat(
         "image file ", path, " has ", st.st_size, " bytes, expected ", size));
@@ -104,7 +113,13 @@ absl::StatusOr<uint64_t> HashFile(const std::string& path, uint64_t size) {
       blocks > 0 ? blocks - 1 : 0,
       std::max(1u, std::thread::hardware_concurrency()) - 1));
   std::vector<std::thread> threads;
-  for (unsigned i = 0; i < helpers; ++i) threads.emplace_back(work);
+  for (unsigned i = 0; i < helpers; ++i) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer helpers, or none: this thread does the rest
+    }
+  }
   work();
   for (std::thread& thread : threads) thread.join();
   close(fd);
@@ -250,7 +265,14 @@ absl::StatusOr<std::unique_ptr<ImageWriter::StreamedFile>> ImageWriter::Stream(
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(absl::StrCat("create ", path), errno);
   entries_[name] = Entry();
-  return std::unique_ptr<StreamedFile>(new StreamedFile(this, name, fd));
+  try {
+    return std::unique_ptr<StreamedFile>(new StreamedFile(this, name, fd));
+  } catch (const std::system_error& error) {
+    close(fd);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start a thread to write ", name, ": ",
+                     error.code().message()));
+  }
 }
 
 absl::StatusOr<ImageWriter> ImageWriter::Create(const std::string& dir) {
@@ -265,14 +287,40 @@ absl::StatusOr<ImageWriter> ImageWriter::Create(const std::string& dir) {
   }
   ImageWriter writer(dir);
   writer.created_dir_ = created;
+  // One dump per directory at a time: a second one would mix its files
+  // with the first's. The lock goes with the descriptor, also when the tool
+  // dies.
+  writer.dir_fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (writer.dir_fd_ < 0 || flock(writer.dir_fd_, LOCK_EX | LOCK_NB) != 0) {
+    int error = errno;
+    writer.created_dir_ = false;  // someone else's directory now
+    if (error == EWOULDBLOCK) {
+      return absl::UnavailableError(
+          absl::StrCat(dir, " is in use by another dump"));
+    }
+    return ErrnoStatus(absl::StrCat("open ", dir), error);
+  }
   return writer;
 }
 
 ImageWriter::ImageWriter(std::string dir)
     : dir_(std::move(dir)), hasher_(std::make_unique<BlockHasher>()) {}
 
+ImageWriter::ImageWriter(ImageWriter&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      entries_(std::move(other.entries_)),
+      fd_(std::exchange(other.fd_, -1)),
+      current_(std::move(other.current_)),
+      current_size_(other.current_size_),
+      hasher_(std::move(other.hasher_)),
+      finished_(other.finished_),
+      created_dir_(std::exchange(other.created_dir_, false)),
+      wrote_manifest_(other.wrote_manifest_),
+      dir_fd_(std::exchange(other.dir_fd_, -1)) {}
+
 ImageWriter::~ImageWriter() {
   if (fd_ >= 0) close(fd_);
+  if (dir_fd_ >= 0) close(dir_fd_);
 }
 
 absl::Status ImageWriter::WriteFile(const std::string& name,
@@ -327,6 +375,7 @@ absl::Status ImageWriter::Finish() {
       absl::Hex(XXH3_64bits(text.data(), text.size()), absl::kZeroPad16), "\n");
   std::string path = absl::StrCat(dir_, "/", kManifest);
   std::string temporary = path + ".tmp";
+  wrote_manifest_ = true;
   int fd =
       open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(absl::StrCat("create ", temporary), errno);
@@ -354,8 +403,12 @@ void ImageWriter::Discard() {
   for (const auto& [name, entry] : entries_) {
     unlink(absl::StrCat(dir_, "/", name).c_str());
   }
-  unlink(absl::StrCat(dir_, "/", kManifest).c_str());
-  unlink(absl::StrCat(dir_, "/", kManifest, ".tmp").c_str());
+  // The manifest only if this writer wrote it: a directory that held an
+  // image was refused at Create.
+  if (wrote_manifest_) {
+    unlink(absl::StrCat(dir_, "/", kManifest).c_str());
+    unlink(absl::StrCat(dir_, "/", kManifest, ".tmp").c_str());
+  }
   entries_.clear();
   // A directory made for the image goes too (if nothing else came into it).
   if (created_dir_) rmdir(dir_.c_str());

@@ -54,8 +54,9 @@ class ImageWriter {
   // no image yet.
   static absl::StatusOr<ImageWriter> Create(const std::string& dir);
 
-  ImageWriter(ImageWriter&&) = default;
-  ImageWriter& operator=(ImageWriter&&) = default;
+  // Moving hands the open descriptors (and the directory's lock) over.
+  ImageWriter(ImageWriter&& other) noexcept;
+  ImageWriter& operator=(ImageWriter&&) = delete;
   ~ImageWriter();
 
   // Writes a whole file at once.
@@ -92,7 +93,9 @@ class ImageWriter {
   uint64_t current_size_ = 0;
   std::unique_ptr<BlockHasher> hasher_;
   bool finished_ = false;
-  bool created_dir_ = false;  // the directory was made by Create
+  bool created_dir_ = false;    // the directory was made by Create
+  bool wrote_manifest_ = false;  // Finish began writing the MANIFEST
+  int dir_fd_ = -1;              // holds the directory's lock
 };
 
 class ImageWriter::StreamedFile {

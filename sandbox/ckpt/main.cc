@@ -132,6 +132,9 @@ int DumpCommand(const Arguments& arguments) {
   }
   options.image_dir = arguments.dir;
   options.leave_running = arguments.leave_running;
+  // A file-size limit must make a write fail (EFBIG), as a full disk does,
+  // not kill the tool in the middle of a dump.
+  signal(SIGXFSZ, SIG_IGN);
   absl::Status status = Dump(options);
   return status.ok() ? 0 : Fail(status);
 }
