@@ -549,6 +549,21 @@ TEST(CkptRestoreTest, FileOffsetAndUnreadPipeBytesAreKept) {
       << ReadFile(log);
 }
 
+TEST(CkptRestoreTest, MemoryComesBackByteForByte) {
+  // Over a hundred MiB in large, sparse and shared areas: the restorer
+  // and the tool each write a share of the pages.
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached keeper({TestProgramPath("memory_keeper"), log, dir + "/go"});
+  ASSERT_TRUE(WaitForLines(log, "^ready", 1));
+  pid_t pid = keeper.pid();
+  std::unique_ptr<Detached> restorer;
+  ASSERT_EQ(DumpAndRestore(pid, keeper, dir, &restorer), pid);
+  std::ofstream(dir + "/go") << "";
+  EXPECT_EQ(restorer->Wait(), 0) << ReadFile(log);
+  EXPECT_EQ(CountLines(log, "^memory intact$"), 1) << ReadFile(log);
+}
+
 TEST(CkptRestoreTest, NanosleepInterruptedByTheCheckpointCompletes) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";

@@ -269,9 +269,8 @@ absl::StatusOr<std::unique_ptr<ImageWriter::StreamedFile>> ImageWriter::Stream(
     return std::unique_ptr<StreamedFile>(new StreamedFile(this, name, fd));
   } catch (const std::system_error& error) {
     close(fd);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot start a thread to write ", name, ": ",
-                     error.code().message()));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot start a thread to write ", name, ": ", error.code().message()));
   }
 }
 

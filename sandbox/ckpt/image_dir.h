@@ -93,7 +93,7 @@ class ImageWriter {
   uint64_t current_size_ = 0;
   std::unique_ptr<BlockHasher> hasher_;
   bool finished_ = false;
-  bool created_dir_ = false;    // the directory was made by Create
+  bool created_dir_ = false;     // the directory was made by Create
   bool wrote_manifest_ = false;  // Finish began writing the MANIFEST
   int dir_fd_ = -1;              // holds the directory's lock
 };

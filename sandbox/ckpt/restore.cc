@@ -18,6 +18,10 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +44,9 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kThreadStack = 64 * 1024;
 constexpr uint64_t kMainStack = 256 * 1024;
 constexpr uint64_t kScratch = 4096;
+// Runs are cut into pieces of at most this many pages, so that the
+// restorer's and the tool's shares of the pages can be made about equal.
+constexpr uint64_t kRunPiecePages = 8192;  // 32 MiB
 
 uint64_t RoundUp(uint64_t value) { return (value + kPage - 1) & ~(kPage - 1); }
 
@@ -100,6 +107,102 @@ class Child {
   }
 };
 
+// Writes the tool's share of the pages into the new process `pid` while
+// its restorer reads the other share: waits for the restorer's word on
+// `mapped_fd` that the mappings are in place, writes `runs` from the page
+// files at `page_paths`, and answers on `filled_fd` with 'k' (or 'e' when
+// something failed). Takes both descriptors. Runs on a thread of its own.
+void FillPages(pid_t pid, std::vector<PlanRun> runs,
+               std::vector<std::string> page_paths, int mapped_fd,
+               int filled_fd) {
+  // A restorer that died leaves the answer's pipe without a reader: the
+  // write fails with EPIPE instead of killing the tool.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+
+  char mapped = 0;
+  ssize_t got;
+  while ((got = read(mapped_fd, &mapped, 1)) < 0 && errno == EINTR) {
+  }
+  bool ok = got == 1 && mapped == 'm';
+  std::vector<int> page_fds;
+  for (const std::string& path : page_paths) {
+    int fd = ok ? open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+    ok = ok && fd >= 0;
+    page_fds.push_back(fd);
+  }
+  // A buffer small enough to stay in the cache between the two copies.
+  std::vector<char> buffer(1 << 20);
+  for (size_t r = 0; ok && r < runs.size(); ++r) {
+    const PlanRun& run = runs[r];
+    uint64_t length = run.count * kPage;
+    for (uint64_t done = 0; ok && done < length; done += buffer.size()) {
+      size_t chunk =
+          static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      ssize_t read_bytes;
+      while ((read_bytes = pread(page_fds[run.file], buffer.data(), chunk,
+                                 static_cast<off_t>(run.pages_offset + done))) <
+                 0 &&
+             errno == EINTR) {
+      }
+      struct iovec local = {buffer.data(), chunk};
+      struct iovec remote = {reinterpret_cast<void*>(run.begin + done), chunk};
+      ok = read_bytes == static_cast<ssize_t>(chunk) &&
+           process_vm_writev(pid, &local, 1, &remote, 1, 0) ==
+               static_cast<ssize_t>(chunk);
+    }
+  }
+  for (int fd : page_fds) {
+    if (fd >= 0) close(fd);
+  }
+  char answer = ok ? 'k' : 'e';
+  while (write(filled_fd, &answer, 1) < 0 && errno == EINTR) {
+  }
+  close(mapped_fd);
+  close(filled_fd);
+}
+
+// The thread that runs FillPages. Destroyed before the process it fills
+// is known to run, it kills that process first, so that the thread, which
+// may still wait for the restorer, sees its pipe close and ends.
+class PageFiller {
+ public:
+  explicit PageFiller(const Child* child) : child_(child) {}
+  ~PageFiller() {
+    if (!thread_.joinable()) return;
+    if (child_->pid_ > 0) kill(child_->pid_, SIGKILL);
+    thread_.join();
+  }
+  PageFiller(const PageFiller&) = delete;
+  PageFiller& operator=(const PageFiller&) = delete;
+
+  // Starts FillPages with these arguments.
+  void Start(pid_t pid, std::vector<PlanRun> runs,
+             std::vector<std::string> page_paths, int mapped_fd,
+             int filled_fd) {
+    try {
+      thread_ = std::thread(FillPages, pid, std::move(runs),
+                            std::move(page_paths), mapped_fd, filled_fd);
+    } catch (const std::system_error&) {
+      // No filler: the restorer finds the answer's pipe closed and fails
+      // at reading the pages, which the tool reports.
+      close(mapped_fd);
+      close(filled_fd);
+    }
+  }
+  // Waits for FillPages, which has answered the restorer by the time every
+  // thread of the new process stopped at its end.
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  const Child* child_;
+  std::thread thread_;
+};
+
 // Makes a syscall in a stopped thread of the restored process through the
 // restorer's syscall instruction.
 absl::StatusOr<long> Inject(pid_t tid, uint64_t gadget, long nr,
@@ -126,16 +229,22 @@ absl::Status WriteChild(pid_t pid, uint64_t address, const void* data,
 }
 
 // Fills the plan for `image` in a region at `region` of `size` bytes.
+// How many plan runs `run` becomes.
+uint64_t PiecesOf(const PageRun& run) {
+  return (run.count + kRunPiecePages - 1) / kRunPiecePages;
+}
+
 absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
                        uint64_t region, uint64_t size,
                        const std::vector<Range>& own, int pages_fd,
-                       uint64_t* entry, uint64_t* stack_top, uint64_t* gadget,
-                       uint64_t* scratch) {
+                       int helper_fd, uint64_t* entry, uint64_t* stack_top,
+                       uint64_t* gadget, uint64_t* scratch) {
   auto* plan = reinterpret_cast<RestorePlan*>(region);
   memset(plan, 0, sizeof(*plan));
   plan->region_begin = region;
   plan->region_end = region + size;
   plan->pages_fd = pages_fd;
+  plan->helper_fd = helper_fd;
 
   for (const Range& range : own) {
     if (IsKernelArea(range.name)) continue;
@@ -172,7 +281,9 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
   plan->mapping_count = static_cast<uint32_t>(restored.size());
   plan->mappings_at = allocate(sizeof(PlanMapping) * restored.size());
   size_t run_total = 0;
-  for (const MappingImage* m : restored) run_total += m->runs.size();
+  for (const MappingImage* m : restored) {
+    for (const PageRun& run : m->runs) run_total += PiecesOf(run);
+  }
   plan->run_count = static_cast<uint32_t>(run_total);
   plan->runs_at = allocate(sizeof(PlanRun) * run_total);
   plan->file_count = static_cast<uint32_t>(image.files.size());
@@ -184,6 +295,7 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
   auto* runs = reinterpret_cast<PlanRun*>(region + plan->runs_at);
   std::map<uint64_t, int> groups;  // inode -> group
   uint32_t next_run = 0;
+  uint64_t pages_total = 0;
   for (size_t i = 0; i < restored.size(); ++i) {
     const MappingImage& m = *restored[i];
     PlanMapping& p = mappings[i];
@@ -232,17 +344,35 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
     }
     strcpy(p.path, m.name.c_str());
     p.first_run = next_run;
-    p.run_count = static_cast<uint32_t>(m.runs.size());
     for (const PageRun& run : m.runs) {
       if (run.pages_offset + run.count * 4096 >
           reader.SizeOf(kPageFiles[run.file])) {
         return absl::DataLossError(absl::StrCat(
             "a run of pages lies beyond the end of ", kPageFiles[run.file]));
       }
-      runs[next_run++] = {run.begin, run.count, run.pages_offset, run.file, 0};
+      for (uint64_t done = 0; done < run.count; done += kRunPiecePages) {
+        uint64_t count = std::min(kRunPiecePages, run.count - done);
+        runs[next_run++] = {run.begin + done * 4096, count,
+                            run.pages_offset + done * 4096, run.file, 0};
+      }
+      pages_total += run.count;
     }
+    p.run_count = next_run - p.first_run;
   }
   plan->group_count = static_cast<int32_t>(groups.size());
+  // The restorer takes the first runs up to about half of the pages, the
+  // tool the rest.
+  plan->restorer_runs = next_run;
+  if (helper_fd >= 0) {
+    uint64_t pages = 0;
+    for (uint32_t r = 0; r < next_run; ++r) {
+      if (2 * pages >= pages_total) {
+        plan->restorer_runs = r;
+        break;
+      }
+      pages += runs[r].count;
+    }
+  }
 
   auto* files = reinterpret_cast<PlanFile*>(region + plan->files_at);
   std::map<std::string, int> pipes;
@@ -323,7 +453,7 @@ uint64_t RegionSize(const ProcessImage& image) {
   uint64_t bytes = sizeof(RestorePlan) + kMainStack + kScratch + (1 << 20);
   bytes += image.mappings.size() * sizeof(PlanMapping);
   for (const MappingImage& m : image.mappings) {
-    bytes += m.runs.size() * sizeof(PlanRun);
+    for (const PageRun& run : m.runs) bytes += PiecesOf(run) * sizeof(PlanRun);
   }
   bytes += image.files.size() * (sizeof(PlanFile) + (1 << 16));
   bytes += image.threads.size() * (sizeof(PlanThread) + kThreadStack);
@@ -409,18 +539,53 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
   }
   if (region == 0) return absl::ResourceExhaustedError("no room to restore");
 
+  // The pipes between the restorer and the page filler, made first so
+  // that the numbers chosen below are free of them. mapped: restorer to
+  // filler; filled: filler to restorer.
+  int mapped[2], filled[2];
+  if (pipe2(mapped, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  }
+  if (pipe2(filled, O_CLOEXEC) != 0) {
+    int error = errno;
+    close(mapped[0]);
+    close(mapped[1]);
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(error)));
+  }
   int highest = 2;
   for (const FileImage& f : image.files) highest = std::max(highest, f.fd);
-  // The page files go to consecutive descriptors above every number the
-  // image uses, none of them the tool's own.
+  // The page files, then the restorer's ends of the two pipes it shares
+  // with the page filler, go to consecutive descriptors above every number
+  // the image uses, none of them the tool's own.
   static_assert(kPlanPageFiles == kPageFileCount);
+  constexpr int kChildFds = kPageFileCount + 2;
   int pages_fd = highest + 1;
   auto taken = [](int fd) { return fcntl(fd, F_GETFD) >= 0; };
-  for (int i = 0; i < kPageFileCount; ++i) {
+  for (int i = 0; i < kChildFds; ++i) {
     if (taken(pages_fd + i)) {
       pages_fd += i + 1;
       i = -1;
     }
+  }
+  const int helper_fd = pages_fd + kPageFileCount;
+  // Each end the restorer keeps moves to its number.
+  auto place = [](int fd, int wanted) {
+    bool placed = dup3(fd, wanted, O_CLOEXEC) >= 0;
+    close(fd);
+    return placed;
+  };
+  bool placed = place(mapped[1], helper_fd);
+  placed = place(filled[0], helper_fd + 1) && placed;
+  auto close_filler_ends = [&]() {
+    close(mapped[0]);
+    close(filled[1]);
+  };
+  if (!placed) {
+    close(helper_fd);
+    close(helper_fd + 1);
+    close_filler_ends();
+    return absl::InternalError(absl::StrCat(
+        "cannot place the page filler's pipes: ", strerror(errno)));
   }
   for (int i = 0; i < kPageFileCount; ++i) {
     int opened =
@@ -432,27 +597,42 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
     if (opened >= 0 && opened != pages_fd + i) close(opened);
     if (!placed) {
       for (int j = 0; j < i; ++j) close(pages_fd + j);
+      close(helper_fd);
+      close(helper_fd + 1);
+      close_filler_ends();
       return absl::DataLossError(
           absl::StrCat("cannot open ", kPageFiles[i], ": ", strerror(error)));
     }
   }
+  // Closes the tool's copies of what the new process inherits.
   auto close_pages = [&]() {
-    for (int i = 0; i < kPageFileCount; ++i) close(pages_fd + i);
+    for (int i = 0; i < kChildFds; ++i) close(pages_fd + i);
   };
 
   uint64_t entry = 0, stack_top = 0, gadget = 0, scratch = 0;
   absl::Status status =
-      BuildPlan(image, *reader, region, size, OwnMappings(), pages_fd, &entry,
-                &stack_top, &gadget, &scratch);
+      BuildPlan(image, *reader, region, size, OwnMappings(), pages_fd,
+                helper_fd, &entry, &stack_top, &gadget, &scratch);
   if (!status.ok()) {
     close_pages();
+    close_filler_ends();
     return status;
   }
+  // The filler's share, taken before the plan's region goes.
+  const auto* plan = reinterpret_cast<const RestorePlan*>(region);
+  const auto* plan_runs =
+      reinterpret_cast<const PlanRun*>(region + plan->runs_at);
+  std::vector<PlanRun> filler_runs(plan_runs + plan->restorer_runs,
+                                   plan_runs + plan->run_count);
+  std::vector<std::string> page_paths;
+  for (const char* name : kPageFiles)
+    page_paths.push_back(reader->PathOf(name));
 
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) {
     int error = errno;
     close_pages();
+    close_filler_ends();
     return absl::InternalError(absl::StrCat("pipe: ", strerror(error)));
   }
   pid_t wanted = image.pid;
@@ -468,6 +648,8 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
     // restorer on its own stack. Async-signal-safe calls only.
     char go;
     close(sync[1]);
+    close(mapped[0]);
+    close(filled[1]);
     if (read(sync[0], &go, 1) != 1) _exit(125);
     // The tool's rseq area is about to be unmapped; the kernel would fault
     // the thread at its next update of it.
@@ -491,13 +673,18 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
         : "memory");
     __builtin_unreachable();
   }
+  int clone_error = errno;
   close(sync[0]);
   close_pages();
   if (child.pid_ < 0) {
     close(sync[1]);
+    close_filler_ends();
     return absl::UnavailableError(
-        absl::StrCat("clone3 with id ", wanted, ": ", strerror(errno)));
+        absl::StrCat("clone3 with id ", wanted, ": ", strerror(clone_error)));
   }
+  PageFiller filler(&child);
+  filler.Start(child.pid_, std::move(filler_runs), std::move(page_paths),
+               mapped[0], filled[1]);
   munmap(reinterpret_cast<void*>(region), size);
   long seized =
       Ptrace(PTRACE_SEIZE, child.pid_, 0,
@@ -549,6 +736,7 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
     }
     ready.insert(tid);
   }
+  filler.Join();
 
   // Signal state, through syscalls in the new process.
   pid_t main_tid = child.pid_;

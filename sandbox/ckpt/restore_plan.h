@@ -81,6 +81,12 @@ struct RestorePlan {
   uint64_t region_begin, region_end;  // this region, kept until the end
   int32_t pages_fd;                   // the page files, open at this and on
   int32_t highest_fd;                 // close everything from 0 to this
+  // When not -1, the tool writes the pages of the runs from restorer_runs
+  // on: the restorer tells it through helper_fd (a pipe's write end) that
+  // the mappings are in place, and waits on helper_fd + 1 (a read end) for
+  // its 'k'. Otherwise the restorer reads every run itself.
+  int32_t helper_fd;
+  uint32_t restorer_runs;
 
   int32_t unmap_count;
   PlanRange unmap[kPlanMaxUnmaps];  // the tool's own mappings, inherited

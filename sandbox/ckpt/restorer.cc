@@ -149,18 +149,46 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
       Sys(SYS_close, fd);
     }
     if (address < 0 && address > -4096) Fail(plan, 5, address);
-    for (uint32_t r = 0; r < m.run_count; ++r) {
-      const PlanRun& run = runs[m.first_run + r];
-      // Faulting the run's pages in one call first is several times faster
-      // than letting the read fault them one by one; on a kernel without
-      // MADV_POPULATE_WRITE the read still does.
-      Sys(SYS_madvise, static_cast<long>(run.begin),
-          static_cast<long>(run.count * 4096), MADV_POPULATE_WRITE);
-      long result = ReadPages(plan->pages_fd + run.file, run.begin,
-                              run.count * 4096, run.pages_offset);
-      if (result < 0) Fail(plan, 6, result);
-    }
-    long result = Sys(SYS_mprotect, static_cast<long>(m.begin), length, m.prot);
+  }
+
+  // The pages: the runs before restorer_runs here, the rest by the tool,
+  // which writes them from its side at the same time once told that the
+  // mappings are in place. Two processors fill fresh memory nearly twice
+  // as fast as one.
+  const bool helped = plan->helper_fd >= 0;
+  if (helped) {
+    char mapped = 'm';
+    long result = WriteAll(plan->helper_fd, &mapped, 1);
+    if (result < 0) Fail(plan, 6, result);
+  }
+  for (uint32_t r = 0; r < plan->restorer_runs; ++r) {
+    const PlanRun& run = runs[r];
+    // Faulting the run's pages in one call first is several times faster
+    // than letting the read fault them one by one; on a kernel without
+    // MADV_POPULATE_WRITE the read still does.
+    Sys(SYS_madvise, static_cast<long>(run.begin),
+        static_cast<long>(run.count * 4096), MADV_POPULATE_WRITE);
+    long result = ReadPages(plan->pages_fd + run.file, run.begin,
+                            run.count * 4096, run.pages_offset);
+    if (result < 0) Fail(plan, 6, result);
+  }
+  if (helped) {
+    // The tool answers 'k' once its share is written, anything else (or
+    // nothing) if it could not write it.
+    char answer = 0;
+    long got;
+    do {
+      got = Sys(SYS_read, plan->helper_fd + 1, reinterpret_cast<long>(&answer),
+                1);
+    } while (got == -4 /* EINTR */);
+    if (got != 1 || answer != 'k') Fail(plan, 6, -5 /* EIO */);
+    Sys(SYS_close, plan->helper_fd);
+    Sys(SYS_close, plan->helper_fd + 1);
+  }
+  for (uint32_t i = 0; i < plan->mapping_count; ++i) {
+    PlanMapping& m = mappings[i];
+    long result = Sys(SYS_mprotect, static_cast<long>(m.begin),
+                      static_cast<long>(m.end - m.begin), m.prot);
     if (result < 0) Fail(plan, 7, result);
   }
   for (int g = 0; g < plan->group_count; ++g) Sys(SYS_close, group_fds[g]);
