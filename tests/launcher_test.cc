@@ -266,6 +266,40 @@ TEST(LauncherTest, UnwritableTraceFileIsASandboxFailure) {
   EXPECT_FALSE(FileExists(dir + "/ran"));
 }
 
+TEST(LauncherTest, RuntimeThatIsNotTheRuntimeRunsNothing) {
+  // The loader would skip a preload it cannot use with a warning at most,
+  // and the program would run unintercepted: the launcher must refuse.
+  std::string dir = MakeTempDir();
+  std::ofstream(dir + "/text.so") << "not a library\n";
+  const std::vector<std::string> wrong = {
+      "",
+      dir + "/missing.so",
+      dir,
+      dir + "/text.so",
+      "/lib/x86_64-linux-gnu/libc.so.6",
+  };
+  for (const std::string& runtime : wrong) {
+    RunOptions options;
+    options.extra_env = {"SANDBOX_RUNTIME=" + runtime};
+    CommandResult run = RunCommand(
+        Launcher({"--deny", "uname", "--", "touch", dir + "/ran"}), options);
+    EXPECT_EQ(run.exit_status, 125) << runtime << ": " << run.err;
+    ExpectOneLine(run.err);
+    EXPECT_NE(run.err.find("SANDBOX_RUNTIME"), std::string::npos) << run.err;
+    EXPECT_FALSE(FileExists(dir + "/ran")) << runtime;
+  }
+  // The real runtime, named by a relative path, is found and used.
+  RunOptions options;
+  std::string launcher = SandboxPath();
+  options.cwd = launcher.substr(0, launcher.rfind('/'));
+  options.extra_env = {"SANDBOX_RUNTIME=./libsandbox.so"};
+  CommandResult run =
+      RunCommand(Launcher({"--deny", "uname", "--", "uname"}), options);
+  EXPECT_EQ(run.exit_status, 1) << run.err;
+  EXPECT_NE(run.err.find("Operation not permitted"), std::string::npos)
+      << run.err;
+}
+
 TEST(LauncherTest, HelpPrintsUsageToStdout) {
   for (const char* flag : {"--help", "-h"}) {
     std::string dir = MakeTempDir();

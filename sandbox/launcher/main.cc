@@ -28,6 +28,7 @@
 #include "sandbox/common/exec_target.h"
 #include "sandbox/common/stats.h"
 #include "sandbox/launcher/options.h"
+#include "sandbox/launcher/runtime_check.h"
 #include "sandbox/runtime/trace_format.h"
 
 namespace sandbox {
@@ -69,9 +70,22 @@ std::string DirectoryOf(const std::string& path) {
 
 // Finds libsandbox.so: $SANDBOX_RUNTIME, then beside the launcher, then in
 // ../lib/sandbox as installed.
+// Either way the file must be the runtime itself, or the program would run
+// unintercepted.
 std::string FindRuntime() {
   if (const char* explicit_path = getenv("SANDBOX_RUNTIME")) {
-    return explicit_path;
+    // Made absolute: the program's working directory is not ours.
+    char resolved[4096];
+    std::string path = explicit_path;
+    if (!path.empty() && realpath(explicit_path, resolved) != nullptr) {
+      path = resolved;
+    }
+    absl::Status status = CheckRuntimeLibrary(path);
+    if (!status.ok()) {
+      Die({kExitSandboxFailure,
+           absl::StrCat(status.message(), " (from SANDBOX_RUNTIME)")});
+    }
+    return path;
   }
   char self[4096];
   ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -82,11 +96,14 @@ std::string FindRuntime() {
   for (const std::string& candidate :
        {dir + "/libsandbox.so", dir + "/../lib/sandbox/libsandbox.so"}) {
     char resolved[4096];
-    if (realpath(candidate.c_str(), resolved) != nullptr) return resolved;
+    if (realpath(candidate.c_str(), resolved) == nullptr) continue;
+    absl::Status status = CheckRuntimeLibrary(resolved);
+    if (!status.ok()) Die({kExitSandboxFailure, std::string(status.message())});
+    return resolved;
   }
   Die({kExitSandboxFailure,
-       absl::StrCat("cannot find libsandbox.so beside ", dir,
-                    " (set SANDBOX_RUNTIME to its path)")});
+       absl::StrCat("cannot find libsandbox.so in ", dir, " or ", dir,
+                    "/../lib/sandbox (set SANDBOX_RUNTIME to its path)")});
 }
 
 // Resolves PROGRAM as execvp would: a name with a slash is a path,

@@ -19,6 +19,11 @@
 #include "sandbox/runtime/runtime_state.h"
 #include "sandbox/runtime/thread_registry.h"
 
+// The mark by which the launcher knows this file for the runtime before it
+// preloads it (the section's name is what it looks for).
+extern "C" __attribute__((used, retain, section("sandbox_runtime_id")))
+const char sandbox_runtime_mark[] = "sandbox runtime";
+
 namespace sandbox {
 namespace {
 
