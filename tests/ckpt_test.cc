@@ -256,6 +256,33 @@ TEST(CkptTest, SandboxedThreadsKeepTheirDenialAcrossLeaveRunningDumps) {
   EXPECT_EQ(ticker.Wait(), 128 + SIGKILL);
 }
 
+TEST(CkptTest, ThreadIdIsRefusedAndTheProcessRunsOn) {
+  // A thread's id names the wrong process: no image, nothing stopped.
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("thread_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^thread 4 tick", 1)) << ReadFile(log);
+  pid_t pid = ticker.pid();
+  std::vector<pid_t> threads;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(pid) + "/task")) {
+    pid_t tid = std::stoi(entry.path().filename());
+    if (tid != pid) threads.push_back(tid);
+  }
+  ASSERT_FALSE(threads.empty());
+  CommandResult dump =
+      Ckpt({"dump", "-t", std::to_string(threads[0]), "-D", dir + "/img"});
+  EXPECT_EQ(dump.exit_status, 1) << dump.err;
+  EXPECT_EQ(dump.err, "sandbox-ckpt: " + std::to_string(threads[0]) +
+                          " is a thread of process " + std::to_string(pid) +
+                          "; dump takes the process id\n");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/img"));
+  int ticks = CountLines(log, "^thread 0 tick");
+  EXPECT_TRUE(WaitForLines(log, "^thread 0 tick", ticks + 2));
+  kill(pid, SIGKILL);
+  EXPECT_EQ(ticker.Wait(), 128 + SIGKILL);
+}
+
 TEST(CkptTest, DumpWithoutLeaveRunningEndsTheProcess) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";
@@ -387,6 +414,8 @@ TEST(CkptTest, BadArgumentsGetOneLineAndAnExitStatus) {
       {{"show"}, 2},
       {{"restore"}, 2},
       {{"restore", "-D", dir}, 1},
+      {{"restore", "-D", dir + "/missing"}, 1},
+      {{"show", "-D", dir + "/missing"}, 1},
       // A process id that no process has (beyond pid_max).
       {{"dump", "-t", "99999999", "-D", dir + "/y"}, 1},
   };

@@ -16,8 +16,11 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -225,9 +228,30 @@ absl::Status CaptureByInjection(FrozenProcess& process, ProcessImage* image) {
   return status;
 }
 
+// The process that thread `tid` belongs to, if /proc tells.
+std::optional<pid_t> ThreadGroupOf(pid_t tid) {
+  std::ifstream status(absl::StrCat("/proc/", tid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    pid_t tgid;
+    if (absl::StartsWith(line, "Tgid:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(5)), &tgid)) {
+      return tgid;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::Status Dump(const DumpOptions& options) {
+  // A thread's id would make an image whose process id is wrong.
+  if (std::optional<pid_t> tgid = ThreadGroupOf(options.pid);
+      tgid.has_value() && *tgid != options.pid) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.pid, " is a thread of process ", *tgid,
+                     "; dump takes the process id"));
+  }
   HeldSignals held;
   absl::StatusOr<ImageWriter> writer = ImageWriter::Create(options.image_dir);
   if (!writer.ok()) return writer.status();

@@ -418,6 +418,14 @@ absl::StatusOr<ImageReader> ImageReader::Open(const std::string& dir) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) {
+      struct stat st;
+      if (stat(dir.c_str(), &st) != 0) {
+        return ErrnoStatus(absl::StrCat("image directory ", dir), errno);
+      }
+      if (!S_ISDIR(st.st_mode)) {
+        return absl::NotFoundError(
+            absl::StrCat("image directory ", dir, " is not a directory"));
+      }
       return absl::NotFoundError(
           absl::StrCat("no image in ", dir, " (no MANIFEST)"));
     }

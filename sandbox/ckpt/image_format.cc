@@ -278,11 +278,11 @@ std::string DescribeText(const ProcessImage& image) {
   for (const MappingImage& m : image.mappings) {
     uint64_t pages = 0;
     for (const PageRun& run : m.runs) pages += run.count;
-    absl::StrAppend(&out, "    ", Hex(m.begin), "-", Hex(m.end), " ", m.perms,
-                    " ",
-                    m.saved ? absl::StrCat(pages, " pages saved")
-                            : std::string("not saved"),
-                    " ", m.name, "\n");
+    absl::StrAppend(
+        &out, "    ", Hex(m.begin), "-", Hex(m.end), " ", m.perms, " ",
+        m.saved ? absl::StrCat(pages, pages == 1 ? " page" : " pages", " saved")
+                : std::string("not saved"),
+        " ", m.name, "\n");
   }
   absl::StrAppend(&out, "  ", image.files.size(), " descriptors:\n");
   for (const FileImage& file : image.files) {
