@@ -23,15 +23,93 @@ bool IsLive(const SiteRecord& record) {
          static_cast<uint32_t>(SiteState::kFree);
 }
 
+// Finding a record by its site without a scan, for the rewriter (patch
+// lock held): an open-addressing table of record numbers + 1 (0: empty).
+// A record reused for another site leaves its old entry behind; lookups
+// skip such entries by comparing sites, and the table is rebuilt from the
+// live records once entries fill half of it.
+constexpr int kIndexSlots = 2 * kMaxSiteRecords;
+static_assert((kIndexSlots & (kIndexSlots - 1)) == 0);
+constexpr int kIndexBits = 15;
+static_assert(1 << kIndexBits == kIndexSlots);
+int32_t g_index[kIndexSlots];
+int g_index_entries = 0;
+
+// Records given back by ReleaseSiteRecord, to be taken again first.
+int32_t g_free_records[kMaxSiteRecords];
+int g_free_count = 0;
+
+int IndexSlotOf(uint64_t site) {
+  return static_cast<int>((site * 0x9e3779b97f4a7c15ULL) >> (64 - kIndexBits));
+}
+
+void InsertIntoIndex(int number) {
+  int slot = IndexSlotOf(g_records[number].site);
+  while (g_index[slot] != 0) slot = (slot + 1) & (kIndexSlots - 1);
+  g_index[slot] = number + 1;
+  ++g_index_entries;
+}
+
+void IndexRecord(int number) {
+  if (2 * (g_index_entries + 1) > kIndexSlots) {
+    for (int& entry : g_index) entry = 0;
+    g_index_entries = 0;
+    int count = g_record_count.load(std::memory_order_relaxed);
+    for (int i = 0; i < count; ++i) {
+      if (i != number && IsLive(g_records[i])) InsertIntoIndex(i);
+    }
+  }
+  InsertIntoIndex(number);
+}
+
+// Which 2 MiB regions of the address space may hold sites: a filter of one
+// bit per hashed region, set before a site's record goes live and never
+// cleared, so that the mapping changes of a program (every munmap of its
+// allocator) can tell at a glance that they touch no rewritten code.
+constexpr int kRegionShift = 21;
+constexpr int kRegionBits = 16;
+std::atomic<uint64_t> g_site_regions[(1 << kRegionBits) / 64];
+
+int RegionBitOf(uint64_t region) {
+  return static_cast<int>((region * 0x9e3779b97f4a7c15ULL) >>
+                          (64 - kRegionBits));
+}
+
+void MarkSiteRegions(uint64_t site) {
+  // A site's five bytes may cross into the next region.
+  for (uint64_t address : {site, site + 4}) {
+    int bit = RegionBitOf(address >> kRegionShift);
+    g_site_regions[bit / 64].fetch_or(1ULL << (bit % 64),
+                                      std::memory_order_release);
+  }
+}
+
+// False only if no site can lie in [begin, end).
+bool MaySiteBeIn(uint64_t begin, uint64_t end) {
+  if (end <= begin) return false;
+  uint64_t first = begin >> kRegionShift;
+  uint64_t last = (end - 1) >> kRegionShift;
+  // Beyond 2 GiB, asking the filter costs more than the scan it saves.
+  if (last - first >= 1024) return true;
+  for (uint64_t region = first; region <= last; ++region) {
+    int bit = RegionBitOf(region);
+    if (g_site_regions[bit / 64].load(std::memory_order_acquire) &
+        (1ULL << (bit % 64))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 SiteRecord* SiteRecords() { return g_records; }
 int SiteRecordCount() { return g_record_count.load(std::memory_order_acquire); }
 
 SiteRecord* FindSiteRecord(uint64_t site, uint32_t nr) {
-  int count = SiteRecordCount();
-  for (int i = 0; i < count; ++i) {
-    SiteRecord& record = g_records[i];
+  for (int slot = IndexSlotOf(site); g_index[slot] != 0;
+       slot = (slot + 1) & (kIndexSlots - 1)) {
+    SiteRecord& record = g_records[g_index[slot] - 1];
     if (record.site == site && record.nr == nr && IsLive(record)) {
       return &record;
     }
@@ -49,6 +127,7 @@ SiteRecord* FindSiteAt(uint64_t site) {
 }
 
 bool AnySiteIn(uint64_t begin, uint64_t end) {
+  if (!MaySiteBeIn(begin, end)) return false;
   int count = SiteRecordCount();
   for (int i = 0; i < count; ++i) {
     const SiteRecord& record = g_records[i];
@@ -60,22 +139,30 @@ bool AnySiteIn(uint64_t begin, uint64_t end) {
 }
 
 SiteRecord* NewSiteRecord(uint64_t site, uint32_t nr, uint64_t trampoline) {
-  int count = SiteRecordCount();
-  for (int i = 0; i < count; ++i) {
-    if (!IsLive(g_records[i])) {
-      g_records[i].site = site;
-      g_records[i].nr = nr;
-      g_records[i].trampoline = trampoline;
-      return &g_records[i];
-    }
+  int number;
+  if (g_free_count > 0) {
+    number = g_free_records[--g_free_count];
+  } else {
+    number = SiteRecordCount();
+    if (number == kMaxSiteRecords) return nullptr;
   }
-  if (count == kMaxSiteRecords) return nullptr;
-  SiteRecord& record = g_records[count];
+  SiteRecord& record = g_records[number];
   record.site = site;
   record.nr = nr;
   record.trampoline = trampoline;
-  g_record_count.store(count + 1, std::memory_order_release);
+  // Known to AnySiteIn before the caller makes the record live.
+  MarkSiteRegions(site);
+  if (number == SiteRecordCount()) {
+    g_record_count.store(number + 1, std::memory_order_release);
+  }
+  IndexRecord(number);
   return &record;
+}
+
+void ReleaseSiteRecord(SiteRecord* record) {
+  record->state.store(static_cast<uint32_t>(SiteState::kFree),
+                      std::memory_order_release);
+  g_free_records[g_free_count++] = static_cast<int32_t>(record - g_records);
 }
 
 void AffectedPages(const long* args, uint64_t* begin, uint64_t* end) {

@@ -74,6 +74,9 @@ void AffectedPages(const long* args, uint64_t* begin, uint64_t* end);
 // Takes a free record; nullptr when the table is full. Lock held.
 SiteRecord* NewSiteRecord(uint64_t site, uint32_t nr, uint64_t trampoline);
 
+// Marks `record` free for NewSiteRecord to take again. Lock held.
+void ReleaseSiteRecord(SiteRecord* record);
+
 // Calls `visit` for every record in [begin, end) that is not free. Lock
 // held.
 template <typename Visit>

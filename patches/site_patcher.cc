@@ -334,8 +334,7 @@ long RunMappingChange(long nr, const long* args) {
                           static_cast<uint32_t>(SiteState::kRewritten)) {
       RestoreMov(&record);
     }
-    record.state.store(static_cast<uint32_t>(SiteState::kFree),
-                       std::memory_order_release);
+    ReleaseSiteRecord(&record);
   });
   return raw::Syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
 }
