@@ -532,6 +532,22 @@ INSTANTIATE_TEST_SUITE_P(Modes, CkptModesTest,
                          ::testing::ValuesIn(InterceptionModes()),
                          [](const auto& info) { return info.param; });
 
+TEST(CkptRestoreTest, SignalsToTheWaitingToolReachTheProcess) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached ticker({TestProgramPath("sud_ticker"), log});
+  ASSERT_TRUE(WaitForLines(log, "^tick", 2));
+  pid_t pid = ticker.pid();
+  std::unique_ptr<Detached> restorer;
+  ASSERT_EQ(DumpAndRestore(pid, ticker, dir, &restorer), pid);
+  int ticks = CountLines(log, "^tick");
+  ASSERT_TRUE(WaitForLines(log, "^tick", ticks + 2));
+  // The tool passes SIGTERM on, then reports how the process ended.
+  kill(restorer->pid(), SIGTERM);
+  EXPECT_EQ(restorer->Wait(), 128 + SIGTERM);
+  EXPECT_NE(kill(pid, 0), 0);
+}
+
 TEST(CkptRestoreTest, LeaveRunningTwiceThenRestoreTheSecondImage) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";

@@ -203,6 +203,31 @@ class PageFiller {
   std::thread thread_;
 };
 
+pid_t g_restored = -1;
+
+// Passes a signal sent to the tool on to the restored process. Async-
+// signal-safe.
+void PassSignalOn(int signo) {
+  if (g_restored > 0) kill(g_restored, signo);
+}
+
+// While the tool waits for the restored process, the signals a user or a
+// supervisor sends to end or poke it go to that process, which decides its
+// fate; the tool then exits with its status. The terminal's SIGINT and
+// SIGQUIT reach the process through the process group it shares with the
+// tool, so the tool only outlives them.
+void PassSignalsOnTo(pid_t pid) {
+  g_restored = pid;
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  struct sigaction pass = {};
+  pass.sa_handler = PassSignalOn;
+  pass.sa_flags = SA_RESTART;
+  for (int signo : {SIGHUP, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH}) {
+    sigaction(signo, &pass, nullptr);
+  }
+}
+
 // Makes a syscall in a stopped thread of the restored process through the
 // restorer's syscall instruction.
 absl::StatusOr<long> Inject(pid_t tid, uint64_t gadget, long nr,
@@ -850,6 +875,7 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
   }
   pid_t pid = child.Release();
   if (options.detach) return 0;
+  PassSignalsOnTo(pid);
   int wait_status;
   while (waitpid(pid, &wait_status, 0) < 0) {
     if (errno != EINTR) return absl::InternalError("lost the process");
