@@ -17,6 +17,8 @@ SiteRecord g_records[kMaxSiteRecords];
 std::atomic<int> g_record_count{0};
 // The tid of the thread holding the patch lock, or 0.
 std::atomic<int> g_lock_owner{0};
+// How many syscalls that may change mappings are under way.
+std::atomic<int> g_mapping_changes{0};
 
 bool IsLive(const SiteRecord& record) {
   return record.state.load(std::memory_order_acquire) !=
@@ -76,8 +78,8 @@ int RegionBitOf(uint64_t region) {
 }
 
 void MarkSiteRegions(uint64_t site) {
-  // A site's five bytes may cross into the next region.
-  for (uint64_t address : {site, site + 4}) {
+  // A site's bytes may cross into the next region.
+  for (uint64_t address : {site, site + kSiteBytes - 1}) {
     int bit = RegionBitOf(address >> kRegionShift);
     g_site_regions[bit / 64].fetch_or(1ULL << (bit % 64),
                                       std::memory_order_release);
@@ -131,7 +133,8 @@ bool AnySiteIn(uint64_t begin, uint64_t end) {
   int count = SiteRecordCount();
   for (int i = 0; i < count; ++i) {
     const SiteRecord& record = g_records[i];
-    if (IsLive(record) && record.site + 5 > begin && record.site < end) {
+    if (IsLive(record) && record.site + kSiteBytes > begin &&
+        record.site < end) {
       return true;
     }
   }
@@ -165,13 +168,22 @@ void ReleaseSiteRecord(SiteRecord* record) {
   g_free_records[g_free_count++] = static_cast<int32_t>(record - g_records);
 }
 
-void AffectedPages(const long* args, uint64_t* begin, uint64_t* end) {
+int ChangedRanges(long nr, const long* args, PageRange ranges[2]) {
   // The kernel acts on whole pages: a length that ends mid-page covers the
   // rest of that page too.
-  *begin = static_cast<uint64_t>(args[0]) & ~kPageMask;
-  *end = (static_cast<uint64_t>(args[0]) + static_cast<uint64_t>(args[1]) +
-          kPageMask) &
-         ~kPageMask;
+  auto pages = [](uint64_t address, uint64_t length) {
+    return PageRange{address & ~kPageMask,
+                     (address + length + kPageMask) & ~kPageMask};
+  };
+  ranges[0] =
+      pages(static_cast<uint64_t>(args[0]), static_cast<uint64_t>(args[1]));
+  // A fixed move also replaces whatever was mapped where it lands.
+  if (nr == SYS_mremap && (args[3] & MREMAP_FIXED)) {
+    ranges[1] =
+        pages(static_cast<uint64_t>(args[4]), static_cast<uint64_t>(args[2]));
+    return 2;
+  }
+  return 1;
 }
 
 namespace {
@@ -264,34 +276,47 @@ bool TouchesMemory(long nr, const long* args) {
 
 }  // namespace
 
+bool BeginMappingChange(long nr, const long* args) {
+  if (!TouchesMemory(nr, args)) return false;
+  g_mapping_changes.fetch_add(1, std::memory_order_seq_cst);
+  return true;
+}
+
+void EndMappingChange() {
+  g_mapping_changes.fetch_sub(1, std::memory_order_release);
+}
+
+bool MappingChangesUnderWay() {
+  return g_mapping_changes.load(std::memory_order_seq_cst) != 0;
+}
+
 bool NeedsMappingBookkeeping(long nr, const long* args) {
   if (!TouchesMemory(nr, args)) return false;
-  uint64_t begin, end;
-  AffectedPages(args, &begin, &end);
-  ForgetCodeIn(begin, end);
-  switch (nr) {
-    case SYS_mprotect:
-    case SYS_pkey_mprotect:
-      // A page that becomes writable must hold the program's own bytes. A
-      // rewrite in progress elsewhere may be about to add a site here.
-      if (!(args[2] & PROT_WRITE)) return false;
-      return AnySiteIn(begin, end) ||
-             g_lock_owner.load(std::memory_order_acquire) != 0;
-    case SYS_mremap:
-      return AnySiteIn(begin, end);
-    case SYS_munmap:
-      return AnySiteIn(begin, end);
-    case SYS_mmap:
-      return (args[3] & MAP_FIXED) && AnySiteIn(begin, end);
-    default:
-      return false;
+  PageRange ranges[2];
+  int count = ChangedRanges(nr, args, ranges);
+  for (int i = 0; i < count; ++i) ForgetCodeIn(ranges[i].begin, ranges[i].end);
+  // A rewrite under way may have looked at this memory before the change
+  // was announced (BeginMappingChange): wait for it by taking the lock.
+  if (g_lock_owner.load(std::memory_order_seq_cst) != 0) return true;
+  // A page that becomes writable must hold the program's own bytes; one
+  // that stays read-only may keep its jumps.
+  if ((nr == SYS_mprotect || nr == SYS_pkey_mprotect) &&
+      !(args[2] & PROT_WRITE)) {
+    return false;
   }
+  for (int i = 0; i < count; ++i) {
+    if (AnySiteIn(ranges[i].begin, ranges[i].end)) return true;
+  }
+  return false;
 }
 
 bool TryLockPatches(int tid) {
+  // Sequentially consistent, as is the count of mapping changes, so that
+  // of a rewriter and a mapping change that start together at least one
+  // sees the other.
   int expected = 0;
   return g_lock_owner.compare_exchange_strong(expected, tid,
-                                              std::memory_order_acquire);
+                                              std::memory_order_seq_cst);
 }
 
 void LockPatches(int tid) {

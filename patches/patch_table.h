@@ -31,6 +31,10 @@ struct SiteRecord {
 
 inline constexpr int kMaxSiteRecords = 16384;
 
+// A site's length: the 5-byte mov (or the jump that replaced it) and the
+// 2-byte syscall after it, which the trampoline depends on.
+inline constexpr uint64_t kSiteBytes = 7;
+
 // Returns the record for (site, nr) in any state but kFree, or nullptr.
 SiteRecord* FindSiteRecord(uint64_t site, uint32_t nr);
 
@@ -42,10 +46,21 @@ SiteRecord* FindSiteAt(uint64_t site);
 // True if some rewritten (or in-transition) site lies in [begin, end).
 bool AnySiteIn(uint64_t begin, uint64_t end);
 
-// True if syscall `nr` with `args` may unmap, move or make writable code
-// that holds rewritten sites, and so must go through RunMappingChange
-// (site_patcher.h). Also forgets what the caches below know about the code
-// the call may change.
+// A syscall that may change mappings (munmap, mremap, mprotect, a fixed
+// mmap) is announced before NeedsMappingBookkeeping is asked about it and
+// until it has returned, so that no rewrite starts meanwhile. Returns true
+// if `nr` is such a syscall, in which case EndMappingChange must follow.
+bool BeginMappingChange(long nr, const long* args);
+void EndMappingChange();
+// True while some thread is between BeginMappingChange and
+// EndMappingChange. A rewriter that holds the patch lock and sees false
+// may write code until it lets the lock go.
+bool MappingChangesUnderWay();
+
+// True if syscall `nr` with `args` may unmap, move, replace or make
+// writable code that holds rewritten sites, or if a rewrite is under way,
+// and so must go through RunMappingChange (site_patcher.h). Also forgets
+// what the caches below know about the code the call may change.
 bool NeedsMappingBookkeeping(long nr, const long* args);
 
 // What the rewriter learnt about one mapping of code, kept until a mapping
@@ -67,9 +82,16 @@ void RememberUnrewritable(uint64_t syscall_end);
 // True if RememberUnrewritable said so and nothing has changed since.
 bool IsKnownUnrewritable(uint64_t syscall_end);
 
-// The whole pages that a mapping syscall with `args` (address, length)
-// acts on: [*begin, *end).
-void AffectedPages(const long* args, uint64_t* begin, uint64_t* end);
+// Whole pages [begin, end).
+struct PageRange {
+  uint64_t begin, end;
+};
+
+// The pages a mapping syscall `nr` with `args` changes: its own range,
+// and for a fixed mremap also the range it lands on, which it replaces.
+// Returns how many ranges it filled in (1 or 2); ranges[0] is the
+// syscall's own.
+int ChangedRanges(long nr, const long* args, PageRange ranges[2]);
 
 // Takes a free record; nullptr when the table is full. Lock held.
 SiteRecord* NewSiteRecord(uint64_t site, uint32_t nr, uint64_t trampoline);
@@ -104,9 +126,8 @@ void ForEachSiteIn(uint64_t begin, uint64_t end, Visit visit) {
         static_cast<uint32_t>(SiteState::kFree)) {
       continue;
     }
-    // A site's five bytes are what matter: one that starts before `begin`
-    // may still end inside the range.
-    if (record.site + 5 > begin && record.site < end) visit(record);
+    // One that starts before `begin` may still end inside the range.
+    if (record.site + kSiteBytes > begin && record.site < end) visit(record);
   }
 }
 

@@ -26,7 +26,7 @@ constexpr uint8_t kMovEaxOpcode = 0xb8;
 constexpr uint8_t kJmpRel32Opcode = 0xe9;
 constexpr uint8_t kInt3Opcode = 0xcc;
 constexpr int kMovSize = 5;
-constexpr int kSiteSize = 7;
+constexpr int kSiteSize = static_cast<int>(kSiteBytes);
 
 struct PatcherState {
   bool ready = false;
@@ -128,40 +128,38 @@ const CodeMapping* MappingOf(uint64_t address, int* maps_fd) {
   return FindCodeMapping(address);
 }
 
-// True if the code at [site, site + kMovSize) may be rewritten: on pages
-// that execute, are private, and that the program cannot write without
-// changing their protection first. Sets *readable if the bytes can be read
-// directly. Lock held.
-bool IsRewritableCode(uint64_t site, bool* readable) {
+// True if the code at [site, site + kSiteSize) may be rewritten: within
+// one mapping (so that no part of it can change without the rest), whose
+// pages execute, are private, and cannot be written by the program
+// without changing their protection first. Sets *readable if the bytes
+// can be read directly, and *has_byte_before if the byte before the site
+// is in the same mapping. Lock held.
+bool IsRewritableCode(uint64_t site, bool* readable, bool* has_byte_before) {
   if (site < g_patcher.vdso_end && site + kSiteSize > g_patcher.vdso_begin) {
     return false;
   }
   if (IsTrampolineCode(site)) return false;
   int maps_fd = -1;
-  bool rewritable = true;
-  *readable = true;
-  for (uint64_t address : {site, site + kSiteSize - 1}) {
-    const CodeMapping* mapping = MappingOf(address, &maps_fd);
-    if (mapping == nullptr ||
-        (address < site + kMovSize &&
-         (!(mapping->flags & kernel::kVmaExecutable) ||
-          (mapping->flags & (kernel::kVmaWritable | kernel::kVmaShared))))) {
-      rewritable = false;
-      break;
-    }
-    if (!(mapping->flags & kernel::kVmaReadable)) *readable = false;
-  }
+  const CodeMapping* first = MappingOf(site, &maps_fd);
+  const CodeMapping* last =
+      first == nullptr ? nullptr : MappingOf(site + kSiteSize - 1, &maps_fd);
   if (maps_fd >= 0) raw::Close(maps_fd);
-  return rewritable;
+  if (first == nullptr || last == nullptr || first->begin != last->begin ||
+      !(first->flags & kernel::kVmaExecutable) ||
+      (first->flags & (kernel::kVmaWritable | kernel::kVmaShared))) {
+    return false;
+  }
+  *readable = (first->flags & kernel::kVmaReadable) != 0;
+  *has_byte_before = site > first->begin;
+  return true;
 }
 
 // Replaces the first five bytes at `site` with `bytes`. With other threads
 // about, an int3 guards the site while its tail changes, and every thread
 // serializes after each step, so none ever executes a mix of old and new
 // bytes.
-bool ReplaceSiteBytes(SiteRecord* record, SiteState transition,
-                      const uint8_t bytes[kMovSize]) {
-  ProcFile mem("/proc/self/mem", O_RDWR);
+bool ReplaceSiteBytes(const ProcFile& mem, SiteRecord* record,
+                      SiteState transition, const uint8_t bytes[kMovSize]) {
   uint64_t site = record->site;
   if (LiveThreads() <= 1) {
     return WriteCodeThrough(mem.fd(), site, bytes, kMovSize);
@@ -181,24 +179,42 @@ bool ReplaceSiteBytes(SiteRecord* record, SiteState transition,
   return ok;
 }
 
-bool WriteJump(SiteRecord* record) {
-  uint8_t jump[kMovSize];
+// The jump that replaces the mov of `record`'s site.
+void JumpBytes(const SiteRecord& record, uint8_t jump[kMovSize]) {
   jump[0] = kJmpRel32Opcode;
   int32_t displacement =
-      static_cast<int32_t>(record->trampoline - (record->site + kMovSize));
+      static_cast<int32_t>(record.trampoline - (record.site + kMovSize));
   memcpy(jump + 1, &displacement, sizeof(displacement));
-  bool ok = ReplaceSiteBytes(record, SiteState::kWriting, jump);
+}
+
+bool WriteJump(SiteRecord* record) {
+  uint8_t jump[kMovSize];
+  JumpBytes(*record, jump);
+  ProcFile mem("/proc/self/mem", O_RDWR);
+  bool ok = ReplaceSiteBytes(mem, record, SiteState::kWriting, jump);
   record->state.store(
       static_cast<uint32_t>(ok ? SiteState::kRewritten : SiteState::kRestored),
       std::memory_order_release);
   return ok;
 }
 
+// Puts the site's mov back, if the site still holds the runtime's jump:
+// memory the program has since refilled (a page it zeroed with madvise,
+// say) keeps what the program put there.
 void RestoreMov(SiteRecord* record) {
+  ProcFile mem("/proc/self/mem", O_RDWR);
+  uint8_t jump[kMovSize], found[kMovSize];
+  JumpBytes(*record, jump);
+  if (mem.fd() < 0 ||
+      raw::Syscall(SYS_pread64, mem.fd(), raw::Arg(found), kMovSize,
+                   static_cast<long>(record->site)) != kMovSize ||
+      memcmp(found, jump, kMovSize) != 0) {
+    return;
+  }
   uint8_t mov[kMovSize];
   mov[0] = kMovEaxOpcode;
   memcpy(mov + 1, &record->nr, sizeof(record->nr));
-  ReplaceSiteBytes(record, SiteState::kRestoring, mov);
+  ReplaceSiteBytes(mem, record, SiteState::kRestoring, mov);
   record->state.store(static_cast<uint32_t>(SiteState::kRestored),
                       std::memory_order_release);
 }
@@ -237,6 +253,14 @@ bool HasSiteShape(const uint8_t bytes[kSiteSize], uint32_t nr) {
   return bytes[0] == kMovEaxOpcode && immediate == nr && bytes[5] == 0x0f &&
          bytes[6] == 0x05;
 }
+
+// True if `byte`, just before a site's b8, may be a REX prefix that turns
+// the instruction into a mov to r8d..r15d (41 b8 imm32): REX.B set, REX.W
+// clear (with REX.W the mov would take eight bytes of immediate and could
+// not end where the syscall starts). The byte may as well end an unrelated
+// instruction (an odd displacement, say); such sites only stay on the
+// signal path.
+bool MayBeRexPrefix(uint8_t byte) { return (byte & 0xf9) == 0x41; }
 
 }  // namespace
 
@@ -279,20 +303,28 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
 
   PatchLockScope lock(/*wait=*/false);
   if (!lock.locked()) return;  // another thread is at it; try next time
-  // Checked under the lock: the lock also orders rewrites against the
-  // program's own mapping changes.
-  bool readable = false;
-  if (!IsRewritableCode(site, &readable)) {
+  // A mapping change announced before the lock was taken may be changing
+  // this very code: leave the site for next time. One announced later
+  // sees the lock and waits for it (NeedsMappingBookkeeping).
+  if (MappingChangesUnderWay()) return;
+  bool readable = false, has_byte_before = false;
+  if (!IsRewritableCode(site, &readable, &has_byte_before)) {
     RememberUnrewritable(syscall_end);
     return;
   }
-  uint8_t bytes[kSiteSize];
+  // The site's bytes, and the one before them where there is one.
+  uint8_t window[1 + kSiteSize] = {};
+  uint64_t from = has_byte_before ? site - 1 : site;
+  uint8_t* into = has_byte_before ? window : window + 1;
+  size_t length = has_byte_before ? sizeof(window) : kSiteSize;
   if (readable) {
-    memcpy(bytes, reinterpret_cast<const void*>(site), kSiteSize);
-  } else if (!CopyFromProgram(bytes, site, kSiteSize)) {
+    memcpy(into, reinterpret_cast<const void*>(from), length);
+  } else if (!CopyFromProgram(into, from, length)) {
     return;
   }
-  if (!HasSiteShape(bytes, static_cast<uint32_t>(nr))) {
+  const uint8_t* bytes = window + 1;
+  if (!HasSiteShape(bytes, static_cast<uint32_t>(nr)) ||
+      (has_byte_before && MayBeRexPrefix(window[0]))) {
     RememberUnrewritable(syscall_end);
     return;
   }
@@ -323,19 +355,28 @@ bool RecoverFromSiteTrap(ucontext_t* frame) {
 
 long RunMappingChange(long nr, const long* args) {
   PatchLockScope lock(/*wait=*/true);
-  uint64_t begin, end;
-  AffectedPages(args, &begin, &end);
-  // Code that stays mapped (made writable, or moved) gets its own bytes
-  // back; code that goes away is only forgotten.
-  bool keeps_code =
-      nr == SYS_mprotect || nr == SYS_pkey_mprotect || nr == SYS_mremap;
-  ForEachSiteIn(begin, end, [keeps_code](SiteRecord& record) {
-    if (keeps_code && record.state.load(std::memory_order_acquire) ==
-                          static_cast<uint32_t>(SiteState::kRewritten)) {
-      RestoreMov(&record);
-    }
-    ReleaseSiteRecord(&record);
-  });
+  PageRange ranges[2];
+  int count = ChangedRanges(nr, args, ranges);
+  for (int i = 0; i < count; ++i) {
+    // Code that stays mapped (made writable, or moved away from the
+    // syscall's own range) gets its own bytes back, and so does a site
+    // whose jump lies only partly in the range (the rest stays); code that
+    // goes away or is replaced is only forgotten.
+    bool keeps_code = i == 0 && (nr == SYS_mprotect ||
+                                 nr == SYS_pkey_mprotect || nr == SYS_mremap);
+    PageRange range = ranges[i];
+    ForEachSiteIn(
+        range.begin, range.end, [keeps_code, range](SiteRecord& record) {
+          bool straddles =
+              record.site < range.begin || record.site + kMovSize > range.end;
+          if ((keeps_code || straddles) &&
+              record.state.load(std::memory_order_acquire) ==
+                  static_cast<uint32_t>(SiteState::kRewritten)) {
+            RestoreMov(&record);
+          }
+          ReleaseSiteRecord(&record);
+        });
+  }
   return raw::Syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
 }
 

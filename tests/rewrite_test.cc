@@ -208,6 +208,16 @@ TEST_P(RewriteTest, JitSitesAnswerAfterUnmapReplaceAndMove) {
   ExpectFastPath(run, 7990);
 }
 
+// What other rewriters got wrong: code that only ends like a site, a site
+// split across two mappings, mremap onto rewritten code, code discarded
+// with madvise, and a page unmapped while another thread rewrites a site
+// on it. Each must behave as natively.
+TEST_P(RewriteTest, JitSitesHazardsBehaveAsNatively) {
+  StatsRun run = RunBothAndCompare("jit_sites", {"hazards"}, {});
+  EXPECT_EQ(run.result.out.find("WRONG"), std::string::npos) << run.result.out;
+  EXPECT_NE(run.result.out.find("failures=0\n"), std::string::npos);
+}
+
 // mprotect, munmap and mmap act on whole pages: a length that ends before
 // a site on the same page still makes it writable or takes it away.
 TEST_P(RewriteTest, JitSitesWithUnalignedMappingLengths) {

@@ -20,7 +20,7 @@ foreach(object IN LISTS OBJECTS PATCH_OBJECTS)
   string(REPLACE "\n" ";" undefined "${undefined}")
   foreach(symbol IN LISTS undefined)
     if(symbol STREQUAL "" OR symbol MATCHES
-       "sandbox_raw_syscall|g_runtime|NeedsMappingBookkeeping|_GLOBAL_OFFSET_TABLE_")
+       "sandbox_raw_syscall|g_runtime|NeedsMappingBookkeeping|MappingChange|_GLOBAL_OFFSET_TABLE_")
       continue()
     endif()
     message(FATAL_ERROR "${object} calls ${symbol}, which may touch "

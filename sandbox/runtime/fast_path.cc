@@ -92,9 +92,15 @@ extern "C" int sandbox_fast_dispatch(SandboxFastFrame* frame) {
     return 1;
   }
   const long* args = reinterpret_cast<const long*>(frame->args);
-  if (HasOwnHandling(nr) || NeedsMappingBookkeeping(nr, args)) return 0;
+  if (HasOwnHandling(nr)) return 0;
+  bool announced = BeginMappingChange(nr, args);
+  if (announced && NeedsMappingBookkeeping(nr, args)) {
+    EndMappingChange();
+    return 0;
+  }
   CountFastSyscall(nr);
   frame->result = static_cast<uint64_t>(sandbox_raw_syscall(
       nr, args[0], args[1], args[2], args[3], args[4], args[5]));
+  if (announced) EndMappingChange();
   return 1;
 }

@@ -12,10 +12,17 @@
 //                       multiple of the page size
 //   dlopen LIB1 LIB2    libraries whose `site_call` makes getppid (LIB1) or
 //                       getpid (LIB2), loaded, unloaded and loaded again
+//   hazards             code that only looks like a site, sites split
+//                       across two mappings, mremap onto code, code thrown
+//                       away with madvise, and a thread meeting a site
+//                       while another unmaps it
 //
 // Every step prints one line; the exit status is 0 only if all were right.
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 
 namespace {
@@ -409,6 +417,209 @@ void Dlopen(const char* getppid_lib, const char* getpid_lib) {
           static_cast<unsigned long>(moved));
 }
 
+// Runs the code at `at` once and returns RAX.
+long RunOnce(const uint8_t* at) {
+  return reinterpret_cast<long (*)()>(reinterpret_cast<uintptr_t>(at))();
+}
+
+// Prints a named check and counts it as a failure when it is false.
+void Check(const char* name, bool ok) {
+  printf("%s: %s\n", name, ok ? "ok" : "WRONG");
+  if (!ok) ++g_failures;
+}
+
+// `mov $39, %eax` followed by `mov $39, %r8d` (41 b8 imm32) and a syscall:
+// the last seven bytes look like a site, but the b8 belongs to the REX-
+// prefixed mov, which must keep setting r8.
+void RexPrefixedMov() {
+  bool ok = true;
+  for (long i = 0; i < 100; ++i) {
+    long rax;
+    register long r8 asm("r8") = 1000 + i;
+    asm volatile(
+        "movl $39, %%eax\n\t"
+        ".byte 0x41, 0xb8, 39, 0, 0, 0\n\t"
+        "syscall"
+        : "=a"(rax), "+r"(r8)
+        :
+        : "rcx", "r11", "memory");
+    ok &= r8 == 39 && rax == Expected(kNrGetpid);
+  }
+  Check("rex-prefixed mov keeps r8", ok);
+}
+
+// A site whose b8 ends one anonymous mapping and whose immediate starts
+// the next; the kernel merges the two while they have equal protections.
+// `variant` 0 replaces the second page with other code, 1 leaves the
+// second page writable and patches the immediate in place, 2 replaces
+// the first page with the same byte.
+void SplitSite(int variant) {
+  uint8_t* base = MapPages(2, kRW);
+  uint8_t* second = base + kPage;
+  uint8_t* site = second - 1;
+  WriteSite(site, kNrGetpid);
+  Protect(base, kPage, kRX);
+  Protect(second, kPage, variant == 1 ? kRWX : kRX);
+  long pid = Expected(kNrGetpid);
+  bool ok = true;
+  for (int i = 0; i < 3; ++i) ok &= RunOnce(site) == pid;
+  uint32_t now = kNrGetpid;
+  if (variant == 0) {
+    munmap(second, kPage);
+    if (mmap(second, kPage, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+             0) != second) {
+      exit(1);
+    }
+    uint8_t tail[] = {kNrGetppid, 0, 0, 0, 0x0f, 0x05, 0xc3};
+    memcpy(second, tail, sizeof(tail));
+    Protect(second, kPage, kRX);
+    now = kNrGetppid;
+  } else if (variant == 1) {
+    second[0] = kNrGetppid;
+    now = kNrGetppid;
+  } else {
+    munmap(base, kPage);
+    if (mmap(base, kPage, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+             0) != base) {
+      exit(1);
+    }
+    base[kPage - 1] = 0xb8;
+    Protect(base, kPage, kRX);
+  }
+  for (int i = 0; i < 3; ++i) ok &= RunOnce(site) == Expected(now);
+  // Where the program can write, the bytes must be its own too.
+  if (variant == 1) ok &= SiteIs(site, now);
+  std::string name = "split site, variant " + std::to_string(variant);
+  Check(name.c_str(), ok);
+  munmap(base, 2 * kPage);
+}
+
+// Memory moved onto a rewritten site with a fixed mremap replaces it: data
+// stays data, and rwx code moved there is the program's to patch.
+void MremapOntoCode() {
+  uint8_t* code = MapPages(1, kRW);
+  WriteSite(code, kNrGetpid);
+  Protect(code, kPage, kRX);
+  for (int i = 0; i < 3; ++i) RunOnce(code);
+  uint8_t* data = MapPages(1, kRW);
+  memset(data, 0x5a, kPage);
+  if (mremap(data, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED, code) != code) {
+    exit(1);
+  }
+  Protect(code, kPage, PROT_READ);
+  Protect(code, kPage, kRW);
+  bool ok = true;
+  for (size_t i = 0; i < kPage; ++i) ok &= code[i] == 0x5a;
+  Check("data moved onto a site stays data", ok);
+
+  WriteSite(code, kNrGetpid);
+  Protect(code, kPage, kRX);
+  for (int i = 0; i < 3; ++i) RunOnce(code);
+  uint8_t* jit = MapPages(1, kRWX);
+  WriteSite(jit + 256, kNrGetpid);
+  if (mremap(jit, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED, code) != code) {
+    exit(1);
+  }
+  for (int i = 0; i < 3; ++i) RunOnce(code + 256);
+  WriteImmediate(code + 256, kNrGetppid);
+  Check("rwx code moved onto a site answers its patch",
+        RunOnce(code + 256) == Expected(kNrGetppid) &&
+            SiteIs(code + 256, kNrGetppid));
+  munmap(code, kPage);
+}
+
+// Code thrown away with MADV_DONTNEED reads as zeros, also once the page
+// is made writable again.
+void DiscardedCode() {
+  uint8_t* code = MapPages(1, kRW);
+  WriteSite(code, kNrGetpid);
+  Protect(code, kPage, kRX);
+  for (int i = 0; i < 3; ++i) RunOnce(code);
+  madvise(code, kPage, MADV_DONTNEED);
+  Protect(code, kPage, kRW);
+  bool ok = true;
+  for (size_t i = 0; i < kPage; ++i) ok &= code[i] == 0;
+  Check("discarded code reads as zeros", ok);
+  munmap(code, kPage);
+}
+
+// One thread runs a fresh site while the main thread unmaps its page and
+// maps data in its place: the data must never receive a jump.
+std::atomic<const uint8_t*> g_race_site{nullptr};
+std::atomic<int> g_race_round{0};
+std::atomic<int> g_race_done{0};
+
+sigjmp_buf g_race_fault;
+
+// The runner's way out when the page went away under it, as it may.
+void LeaveFaultingSite(int) { siglongjmp(g_race_fault, 1); }
+
+// Runs the site unless its page goes away first.
+void RunUnlessUnmapped(const uint8_t* site) {
+  if (sigsetjmp(g_race_fault, 1) == 0) RunOnce(site);
+}
+
+void* RaceRunner(void*) {
+  for (int round = 1;; ++round) {
+    while (g_race_round.load() < round) {
+    }
+    const uint8_t* site = g_race_site.load();
+    if (site == nullptr) return nullptr;
+    RunUnlessUnmapped(site);
+    g_race_done.store(round);
+  }
+}
+
+void UnmapWhileRewriting() {
+  struct sigaction leave = {};
+  leave.sa_handler = LeaveFaultingSite;
+  leave.sa_flags = SA_NODEFER;
+  sigaction(SIGSEGV, &leave, nullptr);
+  pthread_t runner;
+  if (pthread_create(&runner, nullptr, RaceRunner, nullptr) != 0) exit(1);
+  int corrupted = 0;
+  constexpr int kRounds = 400;
+  for (int round = 1; round <= kRounds; ++round) {
+    uint8_t* page = MapPages(1, kRW);
+    WriteSite(page + 100, kNrGetpid);
+    Protect(page, kPage, kRX);
+    g_race_site.store(page + 100);
+    g_race_round.store(round);
+    for (int spin = 0; spin < (round * 7919) % 20000; ++spin) {
+      asm volatile("" ::: "memory");
+    }
+    munmap(page, kPage);
+    void* again =
+        mmap(page, kPage, kRW,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (again == page) memset(page, 0x5a, kPage);
+    while (g_race_done.load() < round) {
+    }
+    if (again == page) {
+      for (size_t i = 0; i < kPage; ++i) {
+        if (page[i] != 0x5a) {
+          ++corrupted;
+          break;
+        }
+      }
+      munmap(page, kPage);
+    }
+  }
+  g_race_site.store(nullptr);
+  g_race_round.store(kRounds + 1);
+  pthread_join(runner, nullptr);
+  signal(SIGSEGV, SIG_DFL);
+  Check("data mapped where a site was unmapped stays intact", corrupted == 0);
+}
+
+void Hazards() {
+  RexPrefixedMov();
+  for (int variant = 0; variant < 3; ++variant) SplitSite(variant);
+  MremapOntoCode();
+  DiscardedCode();
+  UnmapWhileRewriting();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -421,10 +632,13 @@ int main(int argc, char** argv) {
     Remap();
   } else if (mode == "unaligned") {
     UnalignedLengths();
+  } else if (mode == "hazards") {
+    Hazards();
   } else if (mode == "dlopen" && argc == 4) {
     Dlopen(argv[2], argv[3]);
   } else {
-    fprintf(stderr, "usage: %s rwx|wx|remap|unaligned|dlopen LIB1 LIB2\n",
+    fprintf(stderr,
+            "usage: %s rwx|wx|remap|unaligned|hazards|dlopen LIB1 LIB2\n",
             argv[0]);
     return 2;
   }
