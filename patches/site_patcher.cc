@@ -8,6 +8,7 @@
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "patches/patch_table.h"
@@ -262,6 +263,33 @@ bool HasSiteShape(const uint8_t bytes[kSiteSize], uint32_t nr) {
 // signal path.
 bool MayBeRexPrefix(uint8_t byte) { return (byte & 0xf9) == 0x41; }
 
+// The AMX state components: tile configuration and tile data.
+constexpr uint64_t kAmxComponents = (1ULL << 17) | (1ULL << 18);
+
+// Chooses the extended state the full dispatch saves: every component the
+// OS enabled (XCR0) but the AMX tiles, which compiled code never touches
+// (they take intrinsics) and which would make each save 8 KiB larger, on
+// the program's stack. Sets the XSAVE area size those components need in
+// the standard layout. False if the CPU reports no XSAVE area.
+bool ChooseXsaveComponents(uint64_t* mask, uint32_t* size) {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx) || ebx == 0) {
+    return false;
+  }
+  uint32_t low, high;
+  asm volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+  *mask = ((static_cast<uint64_t>(high) << 32) | low) & ~kAmxComponents;
+  // The legacy area and the header; each further component at the offset
+  // CPUID gives it.
+  *size = 512 + 64;
+  for (int component = 2; component < 64; ++component) {
+    if (!(*mask & (1ULL << component))) continue;
+    if (!__get_cpuid_count(0xd, component, &eax, &ebx, &ecx, &edx)) continue;
+    *size = std::max(*size, ebx + eax);
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* InitSitePatcher() {
@@ -283,13 +311,13 @@ const char* InitSitePatcher() {
                    kernel::kMembarrierRegisterPrivateExpeditedSyncCore, 0,
                    0) == 0;
 
-  // The size of the XSAVE area for the features the OS enabled.
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx) || ebx == 0) {
+  uint64_t xsave_mask = 0;
+  uint32_t xsave_size = 0;
+  if (!ChooseXsaveComponents(&xsave_mask, &xsave_size)) {
     return "the CPU reports no XSAVE area size";
   }
   const char* error = nullptr;
-  if (!InitTrampolines(ebx, &error)) return error;
+  if (!InitTrampolines(xsave_mask, xsave_size, &error)) return error;
   g_patcher.ready = true;
   return nullptr;
 }

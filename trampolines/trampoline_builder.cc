@@ -12,8 +12,10 @@
 #include "trampolines/gateway.h"
 
 extern "C" {
-// Bytes of stack the XSAVE area needs; read by xstate.S.
+// Bytes of stack the XSAVE area needs, and which state components XSAVE
+// saves; read by xstate.S.
 __attribute__((visibility("hidden"))) uint64_t sandbox_xsave_area_size = 0;
+__attribute__((visibility("hidden"))) uint64_t sandbox_xsave_mask = 0;
 // The shared entry (fast_entry.S).
 void sandbox_fast_entry();
 }
@@ -166,7 +168,9 @@ Pool* PoolNear(uint64_t site) {
 
 }  // namespace
 
-bool InitTrampolines(uint32_t xsave_size, const char** error) {
+bool InitTrampolines(uint64_t xsave_mask, uint32_t xsave_size,
+                     const char** error) {
+  sandbox_xsave_mask = xsave_mask;
   sandbox_xsave_area_size = xsave_size + 64;
 
   if (!GenerateTemplate(&g_state.to_entry, /*direct=*/false) ||

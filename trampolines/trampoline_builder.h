@@ -26,10 +26,11 @@
 namespace sandbox {
 
 // Generates the per-site templates. Call once, at start-up, before any site is
-// rewritten. `xsave_size` is the size of the XSAVE area for the features the OS
-// enabled (CPUID leaf 0xD). Returns false, with *error set to a static reason,
-// if code cannot be generated.
-bool InitTrampolines(uint32_t xsave_size, const char** error);
+// rewritten. The full dispatch saves the state components in `xsave_mask`
+// (XSAVE's requested-feature bitmap), which take `xsave_size` bytes. Returns
+// false, with *error set to a static reason, if code cannot be generated.
+bool InitTrampolines(uint64_t xsave_mask, uint32_t xsave_size,
+                     const char** error);
 
 // Returns the address of a new trampoline for the site whose syscall
 // instruction ends at `return_address` and that loads `nr`, placed within
