@@ -311,6 +311,10 @@ const char* InitSitePatcher() {
                    kernel::kMembarrierRegisterPrivateExpeditedSyncCore, 0,
                    0) == 0;
 
+  return nullptr;
+}
+
+const char* StartSitePatcher() {
   uint64_t xsave_mask = 0;
   uint32_t xsave_size = 0;
   if (!ChooseXsaveComponents(&xsave_mask, &xsave_size)) {

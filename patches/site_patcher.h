@@ -23,9 +23,14 @@
 namespace sandbox {
 
 // Why rewriting is not available, or nullptr when it is. Probes the kernel
-// (PROCMAP_QUERY, membarrier) and generates the trampolines. Call once at
-// start-up, before SUD is armed.
+// (PROCMAP_QUERY, membarrier). Call once at start-up, before SUD is armed.
 const char* InitSitePatcher();
+
+// Generates the trampolines and lets rewriting begin; returns why it
+// cannot, or nullptr. Call once, after InitSitePatcher succeeded and SUD
+// is armed: the code generator allocates through the program's malloc,
+// whose syscalls must be seen as the program's.
+const char* StartSitePatcher();
 
 // Rewrites the site whose syscall instruction ends at `syscall_end`, if it
 // has the rewritable shape for syscall `nr` and lies in rewritable code.

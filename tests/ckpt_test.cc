@@ -325,7 +325,8 @@ TEST(CkptTest, UnsupportedDescriptorFailsAndLeavesTheProcessAsItWas) {
   EXPECT_NE(stat((dir + "/img/MANIFEST").c_str(), &st), 0);
   int ticks = CountLines(log, "^tick");
   EXPECT_TRUE(WaitForLines(log, "^tick", ticks + 3));
-  EXPECT_EQ(CountLines(log, "unexpected 0$"), CountLines(log, "^tick"));
+  // Read once: the log grows while it is read.
+  EXPECT_EQ(CountLines(log, "unexpected [1-9]"), 0) << ReadFile(log);
 }
 
 TEST(CkptTest, PipeSharedWithAnotherProcessFailsTheDump) {
@@ -572,7 +573,8 @@ TEST(CkptRestoreTest, LeaveRunningTwiceThenRestoreTheSecondImage) {
   restorer.EndChildToo(pid);
   int ticks = CountLines(log, "^tick");
   EXPECT_TRUE(WaitForLines(log, "^tick", ticks + 5));
-  EXPECT_EQ(CountLines(log, "unexpected 0$"), CountLines(log, "^tick"));
+  // Read once: the log grows while it is read.
+  EXPECT_EQ(CountLines(log, "unexpected [1-9]"), 0) << ReadFile(log);
   kill(pid, SIGKILL);
   EXPECT_EQ(restorer.Wait(), 128 + SIGKILL);
 }

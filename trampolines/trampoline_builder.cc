@@ -35,6 +35,9 @@ constexpr int kMaxPools = 256;
 constexpr int64_t kReach = (1LL << 31) - 2 * static_cast<int64_t>(kPoolSize);
 // Pools are tried at this spacing, outwards from the site.
 constexpr int64_t kPoolProbeStep = 16LL << 20;
+// Address space above the program break that pools leave free, so that
+// the heap can grow there with brk as it does natively.
+constexpr uint64_t kHeapReserve = 1ULL << 30;
 
 // A pool is one memfd mapped twice: read-and-execute near the sites that
 // jump into it, and read-and-write elsewhere, where new trampolines are
@@ -58,6 +61,9 @@ struct TrampolineState {
   Template direct;    // makes the syscall at once
   Pool pools[kMaxPools] = {};
   int pool_count = 0;
+  // [heap_begin, heap_end): where the program's brk heap may grow.
+  uint64_t heap_begin = 0;
+  uint64_t heap_end = 0;
 };
 
 TrampolineState g_state;
@@ -146,6 +152,9 @@ Pool* PoolNear(uint64_t site) {
     for (int64_t sign : {-1, 1}) {
       uint64_t hint =
           aligned + static_cast<uint64_t>(sign * step * kPoolProbeStep);
+      if (hint < g_state.heap_end && hint + kPoolSize > g_state.heap_begin) {
+        continue;
+      }
       long address = RawMmapFd(hint, PROT_READ | PROT_EXEC,
                                MAP_SHARED | MAP_FIXED_NOREPLACE, fd);
       if (address < 0) continue;
@@ -172,6 +181,10 @@ bool InitTrampolines(uint64_t xsave_mask, uint32_t xsave_size,
                      const char** error) {
   sandbox_xsave_mask = xsave_mask;
   sandbox_xsave_area_size = xsave_size + 64;
+  // brk(0) answers the current break: the heap grows up from there.
+  g_state.heap_begin =
+      static_cast<uint64_t>(sandbox_raw_syscall(SYS_brk, 0, 0, 0, 0, 0, 0));
+  g_state.heap_end = g_state.heap_begin + kHeapReserve;
 
   if (!GenerateTemplate(&g_state.to_entry, /*direct=*/false) ||
       !GenerateTemplate(&g_state.direct, /*direct=*/true)) {

@@ -159,4 +159,16 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
         "CONFIG_GENERIC_SYSCALL_USER_DISPATCH, or it is disabled)",
         status);
   }
+  if (g_runtime.rewriting) {
+    // Only now: generating the trampolines calls the program's malloc.
+    if (const char* unavailable = StartSitePatcher()) {
+      if (g_runtime.policy.mode == InterceptMode::kRewrite) {
+        char message[256];
+        FixedWriter out(message, sizeof(message));
+        out.Put("--mode=rewrite is not available: ").Put(unavailable);
+        RawFatal(out.view());
+      }
+      g_runtime.rewriting = false;
+    }
+  }
 }
