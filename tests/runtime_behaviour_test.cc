@@ -115,7 +115,8 @@ TEST_P(RuntimeBehaviourTest, ProgramSignalHandlingIsUnchanged) {
             "read with SA_RESTART: 1\n"
             "read without SA_RESTART: EINTR\n"
             "altstack: handler_on_it=1 siginfo_ok=1 readback_ok=1\n"
-            "siglongjmp: jumps=1000 usr2_blocked_after=0 pid_ok=1\n");
+            "siglongjmp: jumps=1000 usr2_blocked_after=0 pid_ok=1\n"
+            "uc_sigmask edit outlives the handler: 1\n");
   CommandResult result = RunSandboxed("signal_semantics", {});
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_EQ(result.out, native.out);

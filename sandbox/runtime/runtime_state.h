@@ -107,6 +107,16 @@ long HandleExit(const SyscallContext& call);
 long HandleRtSigaction(const SyscallContext& call);
 long HandleRtSigprocmask(const SyscallContext& call);
 long HandleRtSigreturn(const SyscallContext& call);
+
+// How many times a program's signal handler has returned (through
+// rt_sigreturn), in any thread: a change across a dispatch means a handler
+// ran and returned on top of it.
+uint64_t ProgramHandlerReturns();
+// Carries into the SIGSYS `frame` the changes to the signal mask that a
+// program handler, nested in this dispatch, made by returning with an
+// edited uc_sigmask; `entry_mask` is the frame's mask when the dispatch
+// began. Without it the frame's return would undo them.
+void KeepMaskOfNestedHandler(ucontext_t* frame, uint64_t entry_mask);
 long HandleSigaltstack(const SyscallContext& call);
 long HandleRtSigpending(const SyscallContext& call);
 long HandleMaskedWait(const SyscallContext& call);

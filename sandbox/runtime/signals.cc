@@ -54,6 +54,9 @@ uint64_t* FrameMask(ucontext_t* frame) {
   return reinterpret_cast<uint64_t*>(&frame->uc_sigmask);
 }
 
+// How many program signal handlers have returned, in any thread.
+std::atomic<uint64_t> g_handler_returns{0};
+
 // Copies a kernel sigset from the program, or returns false on a bad
 // pointer (the kernel would answer EFAULT).
 bool CopyMaskFromProgram(long address, uint64_t* mask) {
@@ -260,6 +263,7 @@ long HandleRtSigprocmask(const SyscallContext& call) {
 
 long HandleRtSigreturn(const SyscallContext& call) {
   if (call.frame == nullptr) RawFatal("rt_sigreturn reached the fast path");
+  g_handler_returns.fetch_add(1, std::memory_order_relaxed);
   // The program's restorer made rt_sigreturn outside the allowed range.
   // Resume our frame at a syscall instruction inside the range with the
   // program's stack pointer untouched: the kernel then reads the program's
@@ -267,6 +271,22 @@ long HandleRtSigreturn(const SyscallContext& call) {
   greg_t* regs = call.frame->uc_mcontext.gregs;
   regs[REG_RIP] = reinterpret_cast<greg_t>(sandbox_gateway_syscall_insn);
   return SYS_rt_sigreturn;
+}
+
+uint64_t ProgramHandlerReturns() {
+  return g_handler_returns.load(std::memory_order_relaxed);
+}
+
+void KeepMaskOfNestedHandler(ucontext_t* frame, uint64_t entry_mask) {
+  // The mask the nested handler's return left, against the one the
+  // SIGSYS handler began with (its own frame's, as SA_NODEFER and an
+  // empty sa_mask leave it): the program's bits that changed are the
+  // program's doing, and must outlive this handler's return.
+  uint64_t now = 0;
+  if (raw::SigProcMask(SIG_BLOCK, nullptr, &now) != 0) return;
+  uint64_t changed = (now ^ entry_mask) & ~g_owned_bits;
+  uint64_t* mask = FrameMask(frame);
+  *mask = (*mask & ~changed) | (now & changed);
 }
 
 long HandleSigaltstack(const SyscallContext& call) {

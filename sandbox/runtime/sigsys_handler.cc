@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <ucontext.h>
 
+#include <cstring>
+
 #include "patches/patch_table.h"
 #include "patches/site_patcher.h"
 #include "sandbox/common/kernel_abi.h"
@@ -257,7 +259,14 @@ extern "C" void sandbox_sigsys_handler(int, siginfo_t* info, void* context) {
   if (g_runtime.rewriting) {
     MaybeRewriteSite(static_cast<uint64_t>(regs[REG_RIP]), call.nr);
   }
+  uint64_t handler_returns = ProgramHandlerReturns();
+  uint64_t entry_mask;
+  memcpy(&entry_mask, &frame->uc_sigmask, sizeof(entry_mask));
   regs[REG_RAX] = DispatchSyscall(call, /*via_fast_path=*/false);
+  if (call.nr != SYS_rt_sigreturn &&
+      ProgramHandlerReturns() != handler_returns) {
+    KeepMaskOfNestedHandler(frame, entry_mask);
+  }
   // The kernel leaves RCX and R11 as the syscall instruction set them (the
   // return address and the flags); the frame already holds exactly that.
 }

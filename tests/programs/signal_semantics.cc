@@ -1,12 +1,15 @@
 // The program's own signal handling, which the runtime must not disturb:
 // SA_RESTART and its absence on a blocking read, SA_ONSTACK on an
-// alternate stack, SA_SIGINFO, and siglongjmp out of a handler.
+// alternate stack, SA_SIGINFO, siglongjmp out of a handler, and a handler
+// that blocks a signal for after its return by editing uc_sigmask while
+// the thread waits in a syscall.
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -64,6 +67,39 @@ void OnUsr2(int) { siglongjmp(g_jump, 1); }
 
 }  // namespace
 
+// Blocks SIGURG for the code the handler returns to.
+void BlockUrgOnReturn(int, siginfo_t*, void* context) {
+  sigaddset(&static_cast<ucontext_t*>(context)->uc_sigmask, SIGURG);
+}
+
+// A blocking read interrupted by a handler that edits its uc_sigmask:
+// returns whether SIGURG is blocked afterwards.
+bool MaskEditOutlivesHandler() {
+  struct sigaction action = {};
+  action.sa_sigaction = BlockUrgOnReturn;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigaction(SIGALRM, &action, nullptr);
+  pipe(g_pipe);
+  pthread_t writer;
+  pthread_create(&writer, nullptr, WriteLater, nullptr);
+  struct itimerval once = {};
+  once.it_value.tv_usec = 50 * 1000;
+  setitimer(ITIMER_REAL, &once, nullptr);
+  char byte;
+  read(g_pipe[0], &byte, 1);
+  pthread_join(writer, nullptr);
+  close(g_pipe[0]);
+  close(g_pipe[1]);
+  sigset_t mask;
+  sigprocmask(SIG_BLOCK, nullptr, &mask);
+  bool blocked = sigismember(&mask, SIGURG);
+  sigset_t urg;
+  sigemptyset(&urg);
+  sigaddset(&urg, SIGURG);
+  sigprocmask(SIG_UNBLOCK, &urg, nullptr);
+  return blocked;
+}
+
 int main() {
   long restarted = ReadThroughAlarm(SA_RESTART);
   long interrupted = ReadThroughAlarm(0);
@@ -102,5 +138,7 @@ int main() {
   sigprocmask(SIG_BLOCK, nullptr, &mask);
   printf("siglongjmp: jumps=%d usr2_blocked_after=%d pid_ok=%d\n", jumps,
          sigismember(&mask, SIGUSR2), getpid() > 0);
+  printf("uc_sigmask edit outlives the handler: %d\n",
+         MaskEditOutlivesHandler());
   return 0;
 }
