@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -41,6 +43,46 @@ std::set<pid_t> ListThreads(pid_t pid) {
   }
   closedir(dir);
   return tids;
+}
+
+// How many times a thread being frozen may be let go to take a signal.
+constexpr int kMaxSignalRounds = 1000;
+
+// Whether a signal the thread does not block is pending for it (its own
+// or its process's), so that it would take it as soon as it runs.
+bool HasSignalWaiting(pid_t tid) {
+  std::ifstream status(absl::StrCat("/proc/", tid, "/status"));
+  std::string line;
+  uint64_t pending = 0, blocked = 0;
+  while (std::getline(status, line)) {
+    uint64_t value = 0;
+    auto field = [&](absl::string_view name) {
+      return absl::StartsWith(line, name) &&
+             absl::SimpleHexAtoi(
+                 absl::StripAsciiWhitespace(line.substr(name.size())), &value);
+    };
+    if (field("SigPnd:") || field("ShdPnd:")) {
+      pending |= value;
+    } else if (field("SigBlk:")) {
+      blocked = value;
+    }
+  }
+  return (pending & ~blocked) != 0;
+}
+
+// Whether the running thread `tid` reaches a stop within about a
+// millisecond; the stop is left for WaitForStop to collect.
+bool StopsSoon(pid_t tid) {
+  for (int tries = 0; tries < 20; ++tries) {
+    siginfo_t info = {};
+    if (waitid(P_PID, static_cast<id_t>(tid), &info,
+               WSTOPPED | WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 &&
+        info.si_pid == tid) {
+      return true;
+    }
+    usleep(50);
+  }
+  return false;
 }
 
 // Waits for `tid` to stop; returns its wait status.
@@ -88,7 +130,9 @@ absl::Status FrozenProcess::SeizeAll() {
     bool added = false;
     for (pid_t tid : tids) {
       if (seized.count(tid) != 0) continue;
-      long result = Ptrace(PTRACE_SEIZE, tid, 0, nullptr);
+      // Syscall stops marked as such, for injections (StepSyscall).
+      long result = Ptrace(PTRACE_SEIZE, tid, 0,
+                           reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD));
       if (result == -ESRCH) continue;  // exited meanwhile
       if (result < 0) return PtraceError("PTRACE_SEIZE", tid, result);
       seized.insert(tid);
@@ -97,14 +141,34 @@ absl::Status FrozenProcess::SeizeAll() {
       threads_.push_back(thread);
       result = Ptrace(PTRACE_INTERRUPT, tid, 0, nullptr);
       if (result < 0) return PtraceError("PTRACE_INTERRUPT", tid, result);
-      // The thread may first stop to receive a signal already on its way
-      // (a SUD dispatch, say): let that signal through to the program and
-      // stop it again, so that every frozen thread sits in a ptrace
-      // interrupt stop with nothing in flight.
-      for (;;) {
+      // A signal may be on its way to the thread (a SUD dispatch, say):
+      // it either stops the thread first, or waits while the interrupt
+      // stop, which comes first, holds the thread. Let every such signal
+      // through to the program and stop the thread again, so that each
+      // frozen thread sits in an interrupt stop with nothing in flight (its
+      // handler, set up, not yet run). A signal the thread blocks stays
+      // pending, as it would.
+      for (int round = 0;; ++round) {
         absl::StatusOr<int> stop = WaitForStop(tid);
         if (!stop.ok()) return stop.status();
-        if ((*stop >> 16) == PTRACE_EVENT_STOP) break;
+        if (round == kMaxSignalRounds) {
+          return absl::UnavailableError(absl::StrCat(
+              "thread ", tid, " keeps receiving signals; try again"));
+        }
+        if ((*stop >> 16) == PTRACE_EVENT_STOP) {
+          if (!HasSignalWaiting(tid)) break;
+          // An interrupt stop comes before the signal: let the thread run
+          // until it stops for the signal (or, should another thread have
+          // taken it, for a while), then interrupt it again.
+          if ((result = Ptrace(PTRACE_CONT, tid, 0, nullptr)) < 0) {
+            return PtraceError("PTRACE_CONT", tid, result);
+          }
+          if (!StopsSoon(tid)) {
+            result = Ptrace(PTRACE_INTERRUPT, tid, 0, nullptr);
+            if (result < 0) return PtraceError("PTRACE_INTERRUPT", tid, result);
+          }
+          continue;
+        }
         long signo = WSTOPSIG(*stop);
         if ((result = Ptrace(PTRACE_CONT, tid, 0,
                              reinterpret_cast<void*>(signo))) < 0 ||
@@ -194,8 +258,11 @@ absl::StatusOr<long> FrozenProcess::Inject(size_t index, long nr,
   }
 
   thread.regs_changed = true;
-  return StepSyscall(thread.tid, thread.regs, *instruction, nr,
-                     std::move(args));
+  int signal_stop = 0;
+  absl::StatusOr<long> result = StepSyscall(
+      thread.tid, thread.regs, *instruction, nr, std::move(args), &signal_stop);
+  if (signal_stop != 0) thread.held_signal = signal_stop;
+  return result;
 }
 
 absl::Status FrozenProcess::PutBack() {
@@ -235,7 +302,8 @@ absl::Status FrozenProcess::Thaw() {
   thawed_ = true;
   absl::Status first_error = PutBack();
   for (FrozenThread& thread : threads_) {
-    Ptrace(PTRACE_DETACH, thread.tid, 0, nullptr);
+    Ptrace(PTRACE_DETACH, thread.tid, 0,
+           reinterpret_cast<void*>(static_cast<long>(thread.held_signal)));
   }
   return first_error;
 }

@@ -33,6 +33,9 @@ struct FrozenThread {
   bool sud_changed = false;          // SUD is off for an injection
   bool regs_changed = false;         // registers hold an injection
   bool sigmask_changed = false;      // all signals blocked to inject
+  // A signal that reached the thread during an injection: it waits in
+  // that signal's stop and gets it at thaw, with its own state back.
+  int held_signal = 0;
 };
 
 class FrozenProcess {

@@ -713,7 +713,8 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
   munmap(reinterpret_cast<void*>(region), size);
   long seized =
       Ptrace(PTRACE_SEIZE, child.pid_, 0,
-             reinterpret_cast<void*>(PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL));
+             reinterpret_cast<void*>(PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL |
+                                     PTRACE_O_TRACESYSGOOD));
   if (write(sync[1], "g", 1) != 1 || seized < 0) {
     close(sync[1]);
     return absl::InternalError("cannot trace the new process");
