@@ -611,6 +611,20 @@ TEST(CkptRestoreTest, MemoryComesBackByteForByte) {
   EXPECT_EQ(CountLines(log, "^memory intact$"), 1) << ReadFile(log);
 }
 
+TEST(CkptRestoreTest, PendingSignalsComeBackWithTheirInformation) {
+  std::string dir = MakeTempDir();
+  std::string log = dir + "/log";
+  Detached keeper({TestProgramPath("pending_keeper"), log, dir + "/go"});
+  ASSERT_TRUE(WaitForLines(log, "^ready", 1));
+  pid_t pid = keeper.pid();
+  std::unique_ptr<Detached> restorer;
+  ASSERT_EQ(DumpAndRestore(pid, keeper, dir, &restorer), pid);
+  std::ofstream(dir + "/go") << "";
+  EXPECT_EQ(restorer->Wait(), 0) << ReadFile(log);
+  EXPECT_EQ(CountLines(log, "^usr1 1 rt 7,8 extra 0 usr2 1$"), 1)
+      << ReadFile(log);
+}
+
 TEST(CkptRestoreTest, NanosleepInterruptedByTheCheckpointCompletes) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";

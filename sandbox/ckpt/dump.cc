@@ -98,6 +98,35 @@ absl::Status CaptureThread(const FrozenThread& frozen, ThreadImage* thread) {
   return absl::OkStatus();
 }
 
+// Appends the signals queued for thread `tid` (or, with `shared`, for its
+// whole process) to `pending`, oldest first, as PTRACE_PEEKSIGINFO reads
+// them without taking them.
+absl::Status CapturePendingSignals(pid_t tid, bool shared,
+                                   std::vector<PendingSignal>* pending) {
+  static_assert(sizeof(siginfo_t) == kSiginfoSize);
+  for (uint64_t offset = 0;; offset += 32) {
+    struct __ptrace_peeksiginfo_args which = {};
+    which.off = offset;
+    which.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0;
+    which.nr = 32;
+    siginfo_t infos[32];
+    long got = Ptrace(PTRACE_PEEKSIGINFO, tid,
+                      reinterpret_cast<uint64_t>(&which), infos);
+    if (got < 0) {
+      return absl::InternalError(absl::StrCat("PTRACE_PEEKSIGINFO of thread ",
+                                              tid, ": ", strerror(-got)));
+    }
+    for (long i = 0; i < got; ++i) {
+      PendingSignal signal;
+      signal.tid = shared ? 0 : tid;
+      signal.siginfo.assign(reinterpret_cast<const char*>(&infos[i]),
+                            sizeof(siginfo_t));
+      pending->push_back(std::move(signal));
+    }
+    if (got < 32) return absl::OkStatus();
+  }
+}
+
 // What the kernel shows of the process in /proc, and what prlimit reads.
 absl::Status CaptureProcess(pid_t pid, ProcessImage* image) {
   std::string proc = absl::StrCat("/proc/", pid);
@@ -281,8 +310,13 @@ absl::Status Dump(const DumpOptions& options) {
     absl::Status status = CaptureThread(thread, &captured);
     if (!status.ok()) return fail(status);
     image.threads.push_back(std::move(captured));
+    status =
+        CapturePendingSignals(thread.tid, /*shared=*/false, &image.pending);
+    if (!status.ok()) return fail(status);
   }
-  absl::Status status = CaptureProcess(options.pid, &image);
+  absl::Status status = CapturePendingSignals(process.threads().front().tid,
+                                              /*shared=*/true, &image.pending);
+  if (status.ok()) status = CaptureProcess(options.pid, &image);
   if (status.ok()) status = held.Check();
   if (status.ok()) status = CaptureFiles(options.pid, &image, &*writer);
   if (status.ok()) status = CaptureByInjection(process, &image);

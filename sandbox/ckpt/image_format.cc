@@ -110,6 +110,9 @@ std::string Encode(const ProcessImage& image) {
         t.robust_list_length, " name ", EncodeString(t.name), " regs ",
         absl::StrJoin(regs, ","), " xstate ", HexBytes(t.xstate), "\n");
   }
+  for (const PendingSignal& p : image.pending) {
+    absl::StrAppend(&out, "pending ", p.tid, " ", HexBytes(p.siginfo), "\n");
+  }
   for (const MappingImage& m : image.mappings) {
     absl::StrAppend(&out, "mapping ", Hex(m.begin), " ", Hex(m.end), " ",
                     m.perms, " ", Hex(m.file_offset), " ", m.saved ? 1 : 0, " ",
@@ -210,6 +213,11 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
         ok = absl::SimpleHexAtoi(regs[i], &words[i]);
       }
       image.threads.push_back(std::move(t));
+    } else if (key == "pending" && f.size() == 3) {
+      PendingSignal p;
+      ok = absl::SimpleAtoi(f[1], &p.tid) && p.tid >= 0 &&
+           ParseHexBytes(f[2], &p.siginfo) && p.siginfo.size() == kSiginfoSize;
+      image.pending.push_back(std::move(p));
     } else if (key == "mapping" && f.size() == 8) {
       MappingImage m;
       int saved = 0;
@@ -296,7 +304,7 @@ std::string DescribeText(const ProcessImage& image) {
     if (reinterpret_cast<uint64_t>(sa.action.handler) > 1) ++handled;
   }
   absl::StrAppend(&out, "  ", handled, handled == 1 ? " signal" : " signals",
-                  " with a handler\n");
+                  " with a handler, ", image.pending.size(), " pending\n");
   return out;
 }
 
@@ -351,6 +359,15 @@ std::string DescribeJson(const ProcessImage& image) {
         &out, i ? ", " : "", "{\"signal\": ", sa.signo,
         ", \"handler\": ", reinterpret_cast<uint64_t>(sa.action.handler),
         ", \"flags\": ", sa.action.flags, ", \"mask\": ", sa.action.mask, "}");
+  }
+  absl::StrAppend(&out, "], \"pending_signals\": [");
+  for (size_t i = 0; i < image.pending.size(); ++i) {
+    const PendingSignal& p = image.pending[i];
+    siginfo_t info;
+    memcpy(&info, p.siginfo.data(), sizeof(info));
+    absl::StrAppend(&out, i ? ", " : "", "{\"thread\": ", p.tid,
+                    ", \"signal\": ", info.si_signo,
+                    ", \"code\": ", info.si_code, "}");
   }
   absl::StrAppend(&out, "]}\n");
   return out;

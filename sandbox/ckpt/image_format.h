@@ -42,6 +42,14 @@ struct ThreadImage {
   uint64_t robust_list_length = 0;
 };
 
+// A signal queued but not yet delivered, with the siginfo the kernel keeps
+// for it: for thread `tid`, or for the whole process when `tid` is 0.
+struct PendingSignal {
+  pid_t tid = 0;
+  std::string siginfo;  // kSiginfoSize bytes, as PTRACE_PEEKSIGINFO gave it
+};
+inline constexpr size_t kSiginfoSize = 128;  // sizeof(siginfo_t)
+
 // The files that hold saved pages. A dump writes them at once, one thread
 // each; a run lives whole in one of them.
 inline constexpr int kPageFileCount = 2;
@@ -109,6 +117,7 @@ struct ProcessImage {
   std::vector<RlimitImage> rlimits;
   std::vector<SignalAction> sigactions;
   std::vector<ThreadImage> threads;
+  std::vector<PendingSignal> pending;  // in the order they were queued
   std::vector<MappingImage> mappings;
   std::vector<FileImage> files;
 };

@@ -474,6 +474,57 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
   return absl::OkStatus();
 }
 
+// Queues the signals that were pending at the checkpoint again, each by
+// a thread of the process itself, since only a signal a process queues
+// for itself may carry the kernel's own codes (a SUD dispatch, a fault).
+// Every thread blocks every signal from here until its own mask is set,
+// so that none is delivered into the restorer.
+absl::Status QueuePendingSignals(const ProcessImage& image, pid_t main_tid,
+                                 uint64_t gadget, uint64_t scratch) {
+  if (image.pending.empty()) return absl::OkStatus();
+  uint64_t all = ~0ULL;
+  for (const ThreadImage& thread : image.threads) {
+    long result = Ptrace(PTRACE_SETSIGMASK, thread.tid, sizeof(all), &all);
+    if (result < 0) {
+      return absl::InternalError(absl::StrCat(
+          "PTRACE_SETSIGMASK of thread ", thread.tid, ": ", strerror(-result)));
+    }
+  }
+  bool has_leader = false;
+  for (const ThreadImage& thread : image.threads) {
+    has_leader |= thread.tid == image.pid;
+  }
+  for (const PendingSignal& pending : image.pending) {
+    siginfo_t info;
+    memcpy(&info, pending.siginfo.data(), sizeof(info));
+    absl::Status status =
+        WriteChild(main_tid, scratch, pending.siginfo.data(), sizeof(info));
+    if (!status.ok()) return status;
+    absl::StatusOr<long> result;
+    if (pending.tid == 0 && has_leader) {
+      // For the whole process, queued by its leader.
+      result = Inject(image.pid, gadget, SYS_rt_sigqueueinfo,
+                      {static_cast<uint64_t>(image.pid),
+                       static_cast<uint64_t>(info.si_signo), scratch});
+    } else {
+      // For one thread, queued by that thread (a process-wide signal of a
+      // process whose leader is gone goes to its first thread).
+      pid_t tid = pending.tid != 0 ? pending.tid : image.threads.front().tid;
+      result =
+          Inject(tid, gadget, SYS_rt_tgsigqueueinfo,
+                 {static_cast<uint64_t>(image.pid), static_cast<uint64_t>(tid),
+                  static_cast<uint64_t>(info.si_signo), scratch});
+    }
+    if (!result.ok()) return result.status();
+    if (*result != 0) {
+      return absl::InternalError(
+          absl::StrCat("queueing pending signal ", info.si_signo, ": ",
+                       strerror(static_cast<int>(-*result))));
+    }
+  }
+  return absl::OkStatus();
+}
+
 uint64_t RegionSize(const ProcessImage& image) {
   uint64_t bytes = sizeof(RestorePlan) + kMainStack + kScratch + (1 << 20);
   bytes += image.mappings.size() * sizeof(PlanMapping);
@@ -830,6 +881,9 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
       }
     }
   }
+  status = QueuePendingSignals(image, main_tid, gadget, scratch);
+  if (!status.ok()) return status;
+
   // The restorer's region goes last; the step after the munmap stops
   // before fetching from it.
   absl::StatusOr<long> unmapped =

@@ -1,0 +1,87 @@
+// Keeps signals pending across a checkpoint: SIGUSR1 raised at the main
+// thread, two SIGRTMIN+1 queued for the process with the values 7 and 8,
+// and SIGUSR2 sent to a second thread, all blocked. It logs "ready", waits
+// for a trigger file, then takes each signal with sigtimedwait and logs
+// what it found, one line, exiting 0 if everything was there.
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace {
+
+std::atomic<bool> g_usr2_ok{false};
+const char* g_trigger;
+
+void WaitForTrigger() {
+  struct stat st;
+  while (stat(g_trigger, &st) != 0) usleep(20000);
+}
+
+// Takes `signo` if it is pending, without waiting; its siginfo in *info.
+bool Take(int signo, siginfo_t* info) {
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  struct timespec now = {0, 0};
+  return sigtimedwait(&one, info, &now) == signo;
+}
+
+// Whether a signal came from kill, tgkill or raise, as these did.
+bool SentByUser(const siginfo_t& info) {
+  return (info.si_code == SI_USER || info.si_code == SI_TKILL) &&
+         info.si_pid == getpid();
+}
+
+void* Second(void*) {
+  WaitForTrigger();
+  siginfo_t info;
+  g_usr2_ok = Take(SIGUSR2, &info) && SentByUser(info);
+  return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return 2;  // LOG TRIGGER
+  FILE* log = fopen(argv[1], "a");
+  if (log == nullptr) return 2;
+  setvbuf(log, nullptr, _IOLBF, 0);
+  g_trigger = argv[2];
+
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR1);
+  sigaddset(&blocked, SIGUSR2);
+  sigaddset(&blocked, SIGRTMIN + 1);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  pthread_t second;
+  if (pthread_create(&second, nullptr, Second, nullptr) != 0) return 2;
+  raise(SIGUSR1);
+  for (int value : {7, 8}) {
+    union sigval payload;
+    payload.sival_int = value;
+    sigqueue(getpid(), SIGRTMIN + 1, payload);
+  }
+  pthread_kill(second, SIGUSR2);
+  fprintf(log, "ready\n");
+
+  WaitForTrigger();
+  pthread_join(second, nullptr);
+  siginfo_t info;
+  bool usr1 = Take(SIGUSR1, &info) && SentByUser(info);
+  int values[2] = {0, 0};
+  for (int& value : values) {
+    if (Take(SIGRTMIN + 1, &info) && info.si_code == SI_QUEUE) {
+      value = info.si_value.sival_int;
+    }
+  }
+  bool extra = Take(SIGRTMIN + 1, &info);
+  fprintf(log, "usr1 %d rt %d,%d extra %d usr2 %d\n", usr1, values[0],
+          values[1], extra, g_usr2_ok.load());
+  return usr1 && values[0] == 7 && values[1] == 8 && !extra && g_usr2_ok ? 0
+                                                                         : 1;
+}
