@@ -594,6 +594,8 @@ TEST(CkptRestoreTest, FileOffsetAndUnreadPipeBytesAreKept) {
   EXPECT_EQ(CountLines(log, "^offset 3 cloexec 1 pipe hello\\(5\\) next defg$"),
             1)
       << ReadFile(log);
+  // The copy made with dup shares the offset the read moved.
+  EXPECT_EQ(CountLines(log, "^copy at 7$"), 1) << ReadFile(log);
 }
 
 TEST(CkptRestoreTest, MemoryComesBackByteForByte) {

@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -291,6 +293,16 @@ absl::Status CaptureFiles(pid_t pid, ProcessImage* image, ImageWriter* writer) {
       return absl::FailedPreconditionError(
           absl::StrCat("descriptor ", fd, " is ", file.path,
                        ", which sandbox-ckpt cannot restore"));
+    }
+    // A descriptor of an open file that an earlier one holds too shares
+    // its offset and flags: restored as a copy of that one.
+    for (const FileImage& earlier : image->files) {
+      if (earlier.kind == "file" && file.kind == "file" &&
+          earlier.shares_with < 0 &&
+          syscall(SYS_kcmp, pid, pid, KCMP_FILE, earlier.fd, fd) == 0) {
+        file.shares_with = earlier.fd;
+        break;
+      }
     }
     image->files.push_back(std::move(file));
   }

@@ -1,5 +1,6 @@
 #include "sandbox/ckpt/image_format.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -12,7 +13,7 @@
 namespace sandbox::ckpt {
 namespace {
 
-constexpr absl::string_view kHeader = "sandbox-ckpt process v1";
+constexpr absl::string_view kHeader = "sandbox-ckpt process v2";
 
 // Strings go into one field: anything but plain printable bytes becomes
 // %XX, and an empty string is "%".
@@ -125,7 +126,7 @@ std::string Encode(const ProcessImage& image) {
   for (const FileImage& f : image.files) {
     absl::StrAppend(&out, "file ", f.fd, " ", f.kind, " ", f.flags, " ",
                     f.position, " ", EncodeString(f.path), " ",
-                    EncodeString(f.pipe_data_file), "\n");
+                    EncodeString(f.pipe_data_file), " ", f.shares_with, "\n");
   }
   absl::StrAppend(&out, "end\n");
   return out;
@@ -239,14 +240,25 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
            run.file < kPageFileCount && m.saved && run.begin >= m.begin &&
            run.count > 0 && run.begin + run.count * 4096 <= m.end;
       m.runs.push_back(run);
-    } else if (key == "file" && f.size() == 7) {
+    } else if (key == "file" && f.size() == 8) {
       FileImage file;
       ok = absl::SimpleAtoi(f[1], &file.fd) &&
            (f[2] == "file" || f[2] == "pipe") &&
            absl::SimpleAtoi(f[3], &file.flags) &&
            absl::SimpleAtoi(f[4], &file.position) &&
            DecodeString(f[5], &file.path) &&
-           DecodeString(f[6], &file.pipe_data_file);
+           DecodeString(f[6], &file.pipe_data_file) &&
+           absl::SimpleAtoi(f[7], &file.shares_with) &&
+           file.shares_with < file.fd;
+      // Only an earlier descriptor of the same kind, already decoded.
+      if (ok && file.shares_with >= 0) {
+        ok = std::any_of(image.files.begin(), image.files.end(),
+                         [&file, &f](const FileImage& earlier) {
+                           return earlier.fd == file.shares_with &&
+                                  earlier.kind == f[2] &&
+                                  earlier.shares_with < 0;
+                         });
+      }
       file.kind = std::string(f[2]);
       image.files.push_back(std::move(file));
     } else {
@@ -297,7 +309,11 @@ std::string DescribeText(const ProcessImage& image) {
     absl::StrAppend(
         &out, "    ", file.fd, " ", file.kind, " ", file.path, " flags ",
         absl::StrFormat("%o", file.flags), " at ", file.position,
-        file.pipe_data_file.empty() ? "" : " (unread data saved)", "\n");
+        file.pipe_data_file.empty() ? "" : " (unread data saved)",
+        file.shares_with < 0
+            ? ""
+            : absl::StrCat(" (the same file as ", file.shares_with, ")"),
+        "\n");
   }
   int handled = 0;
   for (const SignalAction& sa : image.sigactions) {

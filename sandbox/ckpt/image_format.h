@@ -87,6 +87,9 @@ struct FileImage {
   int flags = 0;     // as fdinfo shows them
   uint64_t position = 0;
   std::string pipe_data_file;  // unread bytes of a pipe's read end
+  // An earlier descriptor of the same open file (dup, or `>f 2>&1`), whose
+  // offset and flags this one shares, or -1.
+  int shares_with = -1;
 };
 
 struct SignalAction {

@@ -407,6 +407,7 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
     p.fd = f.fd;
     p.flags = f.flags;
     p.position = f.position;
+    p.same_as = f.shares_with;
     if (f.path.size() >= kPlanPathMax) {
       return absl::FailedPreconditionError(
           absl::StrCat("path too long: ", f.path));

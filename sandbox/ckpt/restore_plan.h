@@ -58,7 +58,7 @@ struct PlanFile {
   int32_t flags;     // open flags, O_CLOEXEC included
   int32_t pipe;      // index of the pipe, for kPlanPipe
   int32_t pipe_end;  // 0: read end, 1: write end
-  int32_t pad;
+  int32_t same_as;   // an earlier descriptor of the same open file, or -1
   uint64_t position;
   uint64_t data_at;  // unread pipe bytes: offset in the plan region
   uint64_t data_size;

@@ -217,7 +217,11 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
   for (uint32_t i = 0; i < plan->file_count; ++i) {
     PlanFile& f = files[i];
     long fd;
-    if (f.kind == kPlanRegular) {
+    if (f.kind == kPlanRegular && f.same_as >= 0) {
+      // The same open file as an earlier descriptor, placed already.
+      fd = Sys(SYS_fcntl, f.same_as, F_DUPFD, base);
+      if (fd < 0) Fail(plan, 9, fd);
+    } else if (f.kind == kPlanRegular) {
       long opened = Sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(f.path),
                         f.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC));
       if (opened < 0) Fail(plan, 9, opened);

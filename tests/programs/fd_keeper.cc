@@ -1,6 +1,7 @@
 // Holds state in its descriptors for a checkpoint to carry: a regular file
-// read part way, and a pipe with unread bytes. It waits for a trigger file,
-// then logs what it finds in them and exits 0.
+// read part way, a copy of its descriptor (which shares the offset), and a
+// pipe with unread bytes. It waits for a trigger file, then logs what it
+// finds in them and exits 0.
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   int data = open(argv[2], O_RDONLY | O_CLOEXEC);
   char head[3];
   if (data < 0 || read(data, head, sizeof(head)) != 3) return 2;
+  int copy = dup(data);
+  if (copy < 0) return 2;
   int fds[2];
   if (pipe2(fds, O_NONBLOCK) != 0 || write(fds[1], "hello", 5) != 5) return 2;
   fprintf(log, "ready\n");
@@ -28,5 +31,6 @@ int main(int argc, char** argv) {
           static_cast<long>(lseek(data, 0, SEEK_CUR)) - (more > 0 ? more : 0),
           (fcntl(data, F_GETFD) & FD_CLOEXEC) != 0, unread, got,
           static_cast<int>(more > 0 ? more : 0), rest);
+  fprintf(log, "copy at %ld\n", static_cast<long>(lseek(copy, 0, SEEK_CUR)));
   return 0;
 }
