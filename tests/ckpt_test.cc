@@ -416,6 +416,7 @@ TEST(CkptTest, BadArgumentsGetOneLineAndAnExitStatus) {
       {{"restore"}, 2},
       {{"restore", "-D", dir}, 1},
       {{"restore", "-D", dir + "/missing"}, 1},
+      {{"restore", "-D", dir, "--pidfile", dir + "/missing/pid"}, 1},
       {{"show", "-D", dir + "/missing"}, 1},
       // A process id that no process has (beyond pid_max).
       {{"dump", "-t", "99999999", "-D", dir + "/y"}, 1},

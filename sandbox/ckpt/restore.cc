@@ -95,7 +95,9 @@ class Child {
   ~Child() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
-      while (waitpid(pid_, nullptr, __WALL) > 0 || errno == EINTR) {
+      // Every thread, traced by this tool, must be reaped by it before the
+      // leader can be: reap whatever ends, until nothing is left.
+      while (waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
       }
     }
   }
@@ -579,6 +581,27 @@ const char* StepName(int step) {
 }  // namespace
 
 absl::StatusOr<int> Restore(const RestoreOptions& options) {
+  // The pid file is made first, so that a path it cannot have fails the
+  // restore before anything is created; a failed restore removes it.
+  struct PidFile {
+    int fd = -1;
+    std::string path;
+    bool keep = false;
+    ~PidFile() {
+      if (fd < 0) return;
+      close(fd);
+      if (!keep) unlink(path.c_str());
+    }
+  } pid_file;
+  if (!options.pid_file.empty()) {
+    pid_file.path = options.pid_file;
+    pid_file.fd = open(options.pid_file.c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (pid_file.fd < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create ", options.pid_file, ": ", strerror(errno)));
+    }
+  }
   absl::StatusOr<ImageReader> reader = ImageReader::Open(options.image_dir);
   if (!reader.ok()) return reader.status();
   absl::StatusOr<std::string> text = reader->ReadFile("process.img");
@@ -918,13 +941,14 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
       }
     }
   }
-  if (!options.pid_file.empty()) {
-    std::ofstream out(options.pid_file);
-    out << child.pid_ << "\n";
-    if (!out) {
-      return absl::InternalError(
-          absl::StrCat("cannot write ", options.pid_file));
+  if (pid_file.fd >= 0) {
+    std::string text = absl::StrCat(child.pid_, "\n");
+    if (write(pid_file.fd, text.data(), text.size()) !=
+        static_cast<ssize_t>(text.size())) {
+      return absl::InternalError(absl::StrCat("cannot write ", options.pid_file,
+                                              ": ", strerror(errno)));
     }
+    pid_file.keep = true;
   }
   for (const ThreadImage& thread : image.threads) {
     Ptrace(PTRACE_DETACH, thread.tid, 0, nullptr);
