@@ -614,7 +614,7 @@ TEST(CkptRestoreTest, MemoryComesBackByteForByte) {
   EXPECT_EQ(CountLines(log, "^memory intact$"), 1) << ReadFile(log);
 }
 
-TEST(CkptRestoreTest, PendingSignalsComeBackWithTheirInformation) {
+TEST(CkptRestoreTest, PendingSignalsAndTimersComeBack) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";
   Detached keeper({TestProgramPath("pending_keeper"), log, dir + "/go"});
@@ -624,7 +624,7 @@ TEST(CkptRestoreTest, PendingSignalsComeBackWithTheirInformation) {
   ASSERT_EQ(DumpAndRestore(pid, keeper, dir, &restorer), pid);
   std::ofstream(dir + "/go") << "";
   EXPECT_EQ(restorer->Wait(), 0) << ReadFile(log);
-  EXPECT_EQ(CountLines(log, "^usr1 1 rt 7,8 extra 0 usr2 1$"), 1)
+  EXPECT_EQ(CountLines(log, "^usr1 1 rt 7,8 extra 0 usr2 1 alarm 1$"), 1)
       << ReadFile(log);
 }
 

@@ -130,6 +130,14 @@ absl::Status CapturePendingSignals(pid_t tid, bool shared,
 // What the kernel shows of the process in /proc, and what prlimit reads.
 absl::Status CaptureProcess(pid_t pid, ProcessImage* image) {
   std::string proc = absl::StrCat("/proc/", pid);
+  // POSIX timers live in the kernel, with ids the program holds.
+  std::ifstream timers(proc + "/timers");
+  std::string timer;
+  if (std::getline(timers, timer) && !timer.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "process ", pid,
+        " has POSIX timers (timer_create), which sandbox-ckpt cannot restore"));
+  }
   image->pid = pid;
   image->exe = ReadLink(proc + "/exe");
   image->cwd = ReadLink(proc + "/cwd");
@@ -240,6 +248,22 @@ absl::Status CaptureByInjection(FrozenProcess& process, ProcessImage* image) {
                  read_scratch(&tid_address, sizeof(tid_address))) {
         image->threads[i].clear_child_tid = tid_address;
       }
+    }
+  }
+  // Interval timers that run (alarm and setitimer), with what is left.
+  for (int which : {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF}) {
+    if (!status.ok()) break;
+    absl::StatusOr<long> result = process.Inject(
+        0, SYS_getitimer, {static_cast<uint64_t>(which), scratch});
+    ItimerImage timer;
+    timer.which = which;
+    if (!result.ok()) {
+      status = result.status();
+    } else if (*result == 0 &&
+               read_scratch(&timer.value, sizeof(timer.value)) &&
+               (timer.value.it_value.tv_sec != 0 ||
+                timer.value.it_value.tv_usec != 0)) {
+      image->itimers.push_back(timer);
     }
   }
   // The program break is only known to the kernel.

@@ -96,6 +96,12 @@ std::string Encode(const ProcessImage& image) {
                     Hex(reinterpret_cast<uint64_t>(sa.action.restorer)), " ",
                     Hex(sa.action.mask), "\n");
   }
+  for (const ItimerImage& timer : image.itimers) {
+    absl::StrAppend(
+        &out, "itimer ", timer.which, " ", timer.value.it_interval.tv_sec, " ",
+        timer.value.it_interval.tv_usec, " ", timer.value.it_value.tv_sec, " ",
+        timer.value.it_value.tv_usec, "\n");
+  }
   for (const ThreadImage& t : image.threads) {
     const uint64_t* words = reinterpret_cast<const uint64_t*>(&t.regs);
     std::vector<std::string> regs;
@@ -214,6 +220,15 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
         ok = absl::SimpleHexAtoi(regs[i], &words[i]);
       }
       image.threads.push_back(std::move(t));
+    } else if (key == "itimer" && f.size() == 6) {
+      ItimerImage timer;
+      ok = absl::SimpleAtoi(f[1], &timer.which) && timer.which >= 0 &&
+           timer.which <= 2 &&
+           absl::SimpleAtoi(f[2], &timer.value.it_interval.tv_sec) &&
+           absl::SimpleAtoi(f[3], &timer.value.it_interval.tv_usec) &&
+           absl::SimpleAtoi(f[4], &timer.value.it_value.tv_sec) &&
+           absl::SimpleAtoi(f[5], &timer.value.it_value.tv_usec);
+      image.itimers.push_back(timer);
     } else if (key == "pending" && f.size() == 3) {
       PendingSignal p;
       ok = absl::SimpleAtoi(f[1], &p.tid) && p.tid >= 0 &&
@@ -320,7 +335,9 @@ std::string DescribeText(const ProcessImage& image) {
     if (reinterpret_cast<uint64_t>(sa.action.handler) > 1) ++handled;
   }
   absl::StrAppend(&out, "  ", handled, handled == 1 ? " signal" : " signals",
-                  " with a handler, ", image.pending.size(), " pending\n");
+                  " with a handler, ", image.pending.size(), " pending; ",
+                  image.itimers.size(), " interval ",
+                  image.itimers.size() == 1 ? "timer" : "timers", " running\n");
   return out;
 }
 

@@ -7,6 +7,7 @@
 #define SANDBOX_CKPT_IMAGE_FORMAT_H_
 
 #include <signal.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -97,6 +98,12 @@ struct SignalAction {
   kernel::KernelSigaction action = {};
 };
 
+// An interval timer of the process (setitimer) that was running.
+struct ItimerImage {
+  int which = 0;  // ITIMER_REAL, ITIMER_VIRTUAL or ITIMER_PROF
+  struct itimerval value = {};
+};
+
 struct RlimitImage {
   uint64_t current;
   uint64_t maximum;
@@ -119,6 +126,7 @@ struct ProcessImage {
   uint32_t umask = 022;
   std::vector<RlimitImage> rlimits;
   std::vector<SignalAction> sigactions;
+  std::vector<ItimerImage> itimers;
   std::vector<ThreadImage> threads;
   std::vector<PendingSignal> pending;  // in the order they were queued
   std::vector<MappingImage> mappings;

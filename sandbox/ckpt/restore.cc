@@ -480,11 +480,11 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
 // Queues the signals that were pending at the checkpoint again, each by
 // a thread of the process itself, since only a signal a process queues
 // for itself may carry the kernel's own codes (a SUD dispatch, a fault).
-// Every thread blocks every signal from here until its own mask is set,
-// so that none is delivered into the restorer.
-absl::Status QueuePendingSignals(const ProcessImage& image, pid_t main_tid,
-                                 uint64_t gadget, uint64_t scratch) {
-  if (image.pending.empty()) return absl::OkStatus();
+// Call with every signal blocked in every thread (BlockAllSignals).
+// Blocks every signal in every thread until its own mask is set, so that
+// none, from a restored timer or a queued signal, is delivered into the
+// restorer or meets an injection.
+absl::Status BlockAllSignals(const ProcessImage& image) {
   uint64_t all = ~0ULL;
   for (const ThreadImage& thread : image.threads) {
     long result = Ptrace(PTRACE_SETSIGMASK, thread.tid, sizeof(all), &all);
@@ -493,6 +493,11 @@ absl::Status QueuePendingSignals(const ProcessImage& image, pid_t main_tid,
           "PTRACE_SETSIGMASK of thread ", thread.tid, ": ", strerror(-result)));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status QueuePendingSignals(const ProcessImage& image, pid_t main_tid,
+                                 uint64_t gadget, uint64_t scratch) {
   bool has_leader = false;
   for (const ThreadImage& thread : image.threads) {
     has_leader |= thread.tid == image.pid;
@@ -903,6 +908,22 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
             absl::StrCat("rseq registration of thread ", thread.tid, ": ",
                          strerror(static_cast<int>(-*result))));
       }
+    }
+  }
+  status = BlockAllSignals(image);
+  if (!status.ok()) return status;
+  // Interval timers go on from where they were.
+  for (const ItimerImage& timer : image.itimers) {
+    status = WriteChild(main_tid, scratch, &timer.value, sizeof(timer.value));
+    if (!status.ok()) return status;
+    absl::StatusOr<long> result =
+        Inject(main_tid, gadget, SYS_setitimer,
+               {static_cast<uint64_t>(timer.which), scratch, 0});
+    if (!result.ok()) return result.status();
+    if (*result != 0) {
+      return absl::InternalError(
+          absl::StrCat("restoring interval timer ", timer.which, ": ",
+                       strerror(static_cast<int>(-*result))));
     }
   }
   status = QueuePendingSignals(image, main_tid, gadget, scratch);

@@ -1,6 +1,7 @@
 // Keeps signals pending across a checkpoint: SIGUSR1 raised at the main
 // thread, two SIGRTMIN+1 queued for the process with the values 7 and 8,
-// and SIGUSR2 sent to a second thread, all blocked. It logs "ready", waits
+// and SIGUSR2 sent to a second thread, all blocked; and an alarm 100 s
+// away, which must still be running afterwards. It logs "ready", waits
 // for a trigger file, then takes each signal with sigtimedwait and logs
 // what it found, one line, exiting 0 if everything was there.
 #include <pthread.h>
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
     sigqueue(getpid(), SIGRTMIN + 1, payload);
   }
   pthread_kill(second, SIGUSR2);
+  alarm(100);
   fprintf(log, "ready\n");
 
   WaitForTrigger();
@@ -80,8 +82,11 @@ int main(int argc, char** argv) {
     }
   }
   bool extra = Take(SIGRTMIN + 1, &info);
-  fprintf(log, "usr1 %d rt %d,%d extra %d usr2 %d\n", usr1, values[0],
-          values[1], extra, g_usr2_ok.load());
-  return usr1 && values[0] == 7 && values[1] == 8 && !extra && g_usr2_ok ? 0
-                                                                         : 1;
+  unsigned left = alarm(0);
+  bool alarm_ok = left > 0 && left <= 100;
+  fprintf(log, "usr1 %d rt %d,%d extra %d usr2 %d alarm %d\n", usr1, values[0],
+          values[1], extra, g_usr2_ok.load(), alarm_ok);
+  bool all_ok = usr1 && values[0] == 7 && values[1] == 8 && !extra &&
+                g_usr2_ok && alarm_ok;
+  return all_ok ? 0 : 1;
 }
