@@ -692,6 +692,40 @@ TEST(CkptRestoreTest, DamagedImageIsRefusedAndNothingRuns) {
   EXPECT_NE(kill(pid, 0), 0);
 }
 
+TEST(CkptRestoreTest, ChangedMappedFileIsRefusedAndNothingRuns) {
+  // Pages of a private file mapping that were never written come from the
+  // file again at restore: a file changed since the dump would mix two
+  // versions in the restored memory.
+  std::string dir = MakeTempDir();
+  std::string data = dir + "/data";
+  std::ofstream(data) << std::string(8192, 'a');
+  const std::string script =
+      "import mmap, time\n"
+      "f = open('" +
+      data +
+      "', 'rb')\n"
+      "m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE,"
+      " prot=mmap.PROT_READ)\n"
+      "open('" +
+      dir +
+      "/log', 'w').write('ready\\n')\n"
+      "time.sleep(60)\n";
+  Detached mapper({"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(WaitForLines(dir + "/log", "^ready", 1));
+  pid_t pid = mapper.pid();
+  CommandResult dump =
+      Ckpt({"dump", "-t", std::to_string(pid), "-D", dir + "/img"});
+  ASSERT_EQ(dump.exit_status, 0) << dump.err;
+  mapper.Wait();
+  std::ofstream(data, std::ios::app) << "more";
+  CommandResult restore = Ckpt({"restore", "-D", dir + "/img", "-d"});
+  EXPECT_EQ(restore.exit_status, 1);
+  EXPECT_NE(restore.err.find(data + " has changed since the checkpoint"),
+            std::string::npos)
+      << restore.err;
+  EXPECT_NE(kill(pid, 0), 0);
+}
+
 TEST(CkptRestoreTest, PythonWithThreadsCarriesOn) {
   std::string dir = MakeTempDir();
   std::string log = dir + "/log";

@@ -381,6 +381,18 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
                        absl::StartsWith(mapping.name, "/") &&
                        !absl::StartsWith(mapping.name, "/dev/zero") &&
                        !absl::StartsWith(mapping.name, "/memfd:");
+    // What a private mapping's unsaved pages will be read from again.
+    if (mapping.perms[3] == 'p' && absl::StartsWith(mapping.name, "/") &&
+        !absl::EndsWith(mapping.name, " (deleted)")) {
+      struct stat st;
+      std::string mapped = absl::StrCat("/proc/", pid, "/map_files/",
+                                        absl::Hex(begin), "-", absl::Hex(end));
+      if (stat(mapped.c_str(), &st) == 0) {
+        mapping.file_size = st.st_size;
+        mapping.file_mtime_ns =
+            st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+      }
+    }
     if (!kernel_area && !shared_file) {
       mapping.saved = true;
       status = SavePresentPages(pid, mem, pagemap, &mapping, &streams);

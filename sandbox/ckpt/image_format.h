@@ -78,6 +78,10 @@ struct MappingImage {
   // Whether its contents are saved: not for a shared file mapping, whose
   // contents are the file's, nor for the kernel's own areas.
   bool saved = false;
+  // For a private mapping of a file: the file's size and modification time
+  // (ns) when dumped, to refuse a restore over a changed file; 0 if none.
+  int64_t file_size = 0;
+  int64_t file_mtime_ns = 0;
   std::vector<PageRun> runs;
 };
 

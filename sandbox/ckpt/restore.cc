@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/rseq.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -362,6 +363,16 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
       strcpy(plan->group_name[p.group], name.c_str());
     } else if (real_file) {
       p.kind = kPlanFilePrivate;
+      // Its pages that were never written come from the file again: it
+      // must be the file that was mapped.
+      struct stat st;
+      if (m.file_mtime_ns != 0 &&
+          (stat(m.name.c_str(), &st) != 0 || st.st_size != m.file_size ||
+           st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec !=
+               m.file_mtime_ns)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            m.name, " has changed since the checkpoint (or is gone)"));
+      }
     } else {
       p.kind = kPlanAnonymous;
     }
