@@ -420,6 +420,8 @@ TEST(CkptTest, BadArgumentsGetOneLineAndAnExitStatus) {
       {{"show", "-D", dir + "/missing"}, 1},
       // A process id that no process has (beyond pid_max).
       {{"dump", "-t", "99999999", "-D", dir + "/y"}, 1},
+      // kthreadd, a kernel thread on every Linux system.
+      {{"dump", "-t", "2", "-D", dir + "/k"}, 1},
   };
   for (const Case& c : kCases) {
     CommandResult result = Ckpt(c.args);

@@ -45,17 +45,26 @@ class HeldSignals {
     for (int signo : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held_, signo);
     sigprocmask(SIG_BLOCK, &held_, &saved_);
   }
-  ~HeldSignals() { sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+  // A signal that ended the dump stays held: the caller reports it first.
+  ~HeldSignals() {
+    if (HeldSignal() == 0) sigprocmask(SIG_SETMASK, &saved_, nullptr);
+  }
   absl::Status Check() const {
+    if (int signo = HeldSignal()) {
+      return absl::CancelledError(
+          absl::StrCat("interrupted by ", sigabbrev_np(signo) ?: "a signal",
+                       " before the dump was complete"));
+    }
+    return absl::OkStatus();
+  }
+  // The held signal that came, or 0.
+  static int HeldSignal() {
     sigset_t pending;
     sigpending(&pending);
     for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
-      if (sigismember(&pending, signo)) {
-        return absl::CancelledError(
-            absl::StrCat("interrupted by signal ", signo));
-      }
+      if (sigismember(&pending, signo)) return signo;
     }
-    return absl::OkStatus();
+    return 0;
   }
 
  private:
@@ -298,6 +307,29 @@ std::optional<pid_t> ThreadGroupOf(pid_t tid) {
 }  // namespace
 
 absl::Status Dump(const DumpOptions& options) {
+  if (options.pid == getpid()) {
+    return absl::InvalidArgumentError("sandbox-ckpt cannot dump itself");
+  }
+  // What ptrace would refuse with a bare EPERM.
+  std::ifstream stat_file(absl::StrCat("/proc/", options.pid, "/stat"));
+  std::string stat_text((std::istreambuf_iterator<char>(stat_file)),
+                        std::istreambuf_iterator<char>());
+  size_t close_paren = stat_text.rfind(')');
+  if (close_paren != std::string::npos) {
+    std::vector<std::string> fields =
+        absl::StrSplit(stat_text.substr(close_paren + 2), ' ');
+    constexpr unsigned kKernelThreadFlag = 0x00200000;  // PF_KTHREAD
+    unsigned flags = 0;
+    if (!fields.empty() && fields[0] == "Z") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("process ", options.pid, " is a zombie"));
+    }
+    if (fields.size() > 6 && absl::SimpleAtoi(fields[6], &flags) &&
+        (flags & kKernelThreadFlag)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("process ", options.pid, " is a kernel thread"));
+    }
+  }
   // A thread's id would make an image whose process id is wrong.
   if (std::optional<pid_t> tgid = ThreadGroupOf(options.pid);
       tgid.has_value() && *tgid != options.pid) {

@@ -136,7 +136,17 @@ int DumpCommand(const Arguments& arguments) {
   // not kill the tool in the middle of a dump.
   signal(SIGXFSZ, SIG_IGN);
   absl::Status status = Dump(options);
-  return status.ok() ? 0 : Fail(status);
+  if (status.ok()) return 0;
+  Fail(status);
+  // Ended by a signal it held: say so, then end as that signal would have.
+  if (absl::IsCancelled(status)) {
+    sigset_t pending;
+    sigpending(&pending);
+    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
+      if (sigismember(&pending, signo)) return 128 + signo;
+    }
+  }
+  return kExitFailure;
 }
 
 int ShowCommand(const Arguments& arguments) {
