@@ -572,6 +572,16 @@ user_regs_struct ResumeRegisters(const ThreadImage& thread) {
   return regs;
 }
 
+// The name of the plan's mapping `index`: the plan leaves out the kernel's
+// own areas, which the image lists among its mappings.
+std::string PlanMappingName(const ProcessImage& image, int index) {
+  for (const MappingImage& m : image.mappings) {
+    if (IsKernelArea(m.name)) continue;
+    if (index-- == 0) return m.name;
+  }
+  return "";
+}
+
 const char* StepName(int step) {
   static const char* kSteps[] = {"",
                                  "unmapping the tool",
@@ -846,9 +856,22 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
       struct iovec remote = {reinterpret_cast<void*>(region), sizeof(failure)};
       if (process_vm_readv(tid, &local, 1, &remote, 1, 0) == sizeof(failure) &&
           failure.failed_step != 0) {
+        // Which mapping, file or thread the failed step was at.
+        std::string what;
+        int item = failure.failed_item;
+        if (failure.failed_step == 4 && item >= 0 &&
+            static_cast<size_t>(item) < image.mappings.size()) {
+          what = absl::StrCat(" ", PlanMappingName(image, item));
+        } else if (failure.failed_step == 9 && item >= 0 &&
+                   static_cast<size_t>(item) < image.files.size()) {
+          what = absl::StrCat(" ", image.files[item].path);
+        } else if (failure.failed_step == 17 && item >= 0 &&
+                   static_cast<size_t>(item) < image.threads.size()) {
+          what = absl::StrCat(" with id ", image.threads[item].tid);
+        }
         return absl::InternalError(
             absl::StrCat("restoring failed at ", StepName(failure.failed_step),
-                         ": ", strerror(failure.failed_errno)));
+                         what, ": ", strerror(failure.failed_errno)));
       }
     }
     ready.insert(tid);

@@ -114,6 +114,7 @@ struct RestorePlan {
   // Set by the restorer when a step fails: which step, and the errno.
   int32_t failed_step;
   int32_t failed_errno;
+  int32_t failed_item;  // the mapping, file or thread index, or -1
 };
 
 extern "C" {

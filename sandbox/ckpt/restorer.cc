@@ -45,9 +45,13 @@ INLINE long Sys(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0,
   for (;;) asm volatile("int3" ::: "memory");
 }
 
-[[noreturn]] INLINE void Fail(RestorePlan* plan, int step, long error) {
+// Records which step failed, with the errno, and which mapping, file or
+// thread it was working on (`item`, an index into the plan's list, or -1).
+[[noreturn]] INLINE void Fail(RestorePlan* plan, int step, long error,
+                              int32_t item = -1) {
   plan->failed_step = step;
   plan->failed_errno = static_cast<int32_t>(-error);
+  plan->failed_item = item;
   StopForTool();
 }
 
@@ -141,7 +145,7 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
       long fd =
           Sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(m.path),
               (shared && m.writable_file ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-      if (fd < 0) Fail(plan, 4, fd);
+      if (fd < 0) Fail(plan, 4, fd, static_cast<int32_t>(i));
       address = Sys(SYS_mmap, static_cast<long>(m.begin), length,
                     shared ? m.prot : PROT_READ | PROT_WRITE,
                     (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd,
@@ -224,7 +228,7 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
     } else if (f.kind == kPlanRegular) {
       long opened = Sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>(f.path),
                         f.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC));
-      if (opened < 0) Fail(plan, 9, opened);
+      if (opened < 0) Fail(plan, 9, opened, static_cast<int32_t>(i));
       fd = Sys(SYS_fcntl, opened, F_DUPFD, base);
       Sys(SYS_close, opened);
       if (fd < 0) Fail(plan, 9, fd);
@@ -311,7 +315,7 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
         : "=a"(created)
         : "a"(SYS_clone3), "D"(&args), "S"(sizeof(args))
         : "rcx", "r11", "memory");
-    if (created < 0) Fail(plan, 17, created);
+    if (created < 0) Fail(plan, 17, created, static_cast<int32_t>(t));
   }
   StopForTool();
 }
