@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/programs/keeper.h"
+
 int main(int argc, char** argv) {
   if (argc < 4) return 2;  // LOG DATA TRIGGER
-  FILE* log = fopen(argv[1], "a");
+  FILE* log = OpenKeeperLog(argv[1]);
   if (log == nullptr) return 2;
-  setvbuf(log, nullptr, _IOLBF, 0);
   int data = open(argv[2], O_RDONLY | O_CLOEXEC);
   char head[3];
   if (data < 0 || read(data, head, sizeof(head)) != 3) return 2;
@@ -21,8 +22,7 @@ int main(int argc, char** argv) {
   int fds[2];
   if (pipe2(fds, O_NONBLOCK) != 0 || write(fds[1], "hello", 5) != 5) return 2;
   fprintf(log, "ready\n");
-  struct stat st;
-  while (stat(argv[3], &st) != 0) usleep(20000);
+  WaitForTrigger(argv[3]);
   char unread[16] = {};
   ssize_t got = read(fds[0], unread, sizeof(unread) - 1);
   char rest[16] = {};

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/programs/keeper.h"
+
 namespace {
 
 constexpr size_t kPage = 4096;
@@ -51,9 +53,8 @@ char* Map(size_t bytes, int flags) {
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;  // LOG TRIGGER
-  FILE* log = fopen(argv[1], "a");
+  FILE* log = OpenKeeperLog(argv[1]);
   if (log == nullptr) return 2;
-  setvbuf(log, nullptr, _IOLBF, 0);
 
   char* large = Map(kLargeBytes, MAP_PRIVATE | MAP_ANONYMOUS);
   char* sparse = Map(kSparseBytes, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -65,8 +66,7 @@ int main(int argc, char** argv) {
   for (size_t at = 0; at < kSharedBytes; at += kPage) FillPage(shared + at);
   fprintf(log, "ready\n");
 
-  struct stat st;
-  while (stat(argv[2], &st) != 0) usleep(20000);
+  WaitForTrigger(argv[2]);
 
   uintptr_t wrong = 0;
   for (size_t at = 0; wrong == 0 && at < kLargeBytes; at += kPage) {

@@ -12,15 +12,12 @@
 
 #include <atomic>
 
+#include "tests/programs/keeper.h"
+
 namespace {
 
 std::atomic<bool> g_usr2_ok{false};
 const char* g_trigger;
-
-void WaitForTrigger() {
-  struct stat st;
-  while (stat(g_trigger, &st) != 0) usleep(20000);
-}
 
 // Takes `signo` if it is pending, without waiting; its siginfo in *info.
 bool Take(int signo, siginfo_t* info) {
@@ -38,7 +35,7 @@ bool SentByUser(const siginfo_t& info) {
 }
 
 void* Second(void*) {
-  WaitForTrigger();
+  WaitForTrigger(g_trigger);
   siginfo_t info;
   g_usr2_ok = Take(SIGUSR2, &info) && SentByUser(info);
   return nullptr;
@@ -48,9 +45,8 @@ void* Second(void*) {
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;  // LOG TRIGGER
-  FILE* log = fopen(argv[1], "a");
+  FILE* log = OpenKeeperLog(argv[1]);
   if (log == nullptr) return 2;
-  setvbuf(log, nullptr, _IOLBF, 0);
   g_trigger = argv[2];
 
   sigset_t blocked;
@@ -71,7 +67,7 @@ int main(int argc, char** argv) {
   alarm(100);
   fprintf(log, "ready\n");
 
-  WaitForTrigger();
+  WaitForTrigger(g_trigger);
   pthread_join(second, nullptr);
   siginfo_t info;
   bool usr1 = Take(SIGUSR1, &info) && SentByUser(info);
