@@ -4,6 +4,7 @@
 
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 
 #include "trampolines/gateway.h"
@@ -12,6 +13,8 @@ namespace sandbox {
 namespace {
 
 constexpr uint64_t kPageMask = 4095;
+// MADV_DONTNEED_LOCKED (Linux 5.18), which Debian 12's headers lack.
+constexpr long kMadvDontneedLocked = 24;
 
 SiteRecord g_records[kMaxSiteRecords];
 std::atomic<int> g_record_count{0};
@@ -175,6 +178,17 @@ int ChangedRanges(long nr, const long* args, PageRange ranges[2]) {
     return PageRange{address & ~kPageMask,
                      (address + length + kPageMask) & ~kPageMask};
   };
+  if (nr == SYS_shmat) {
+    // shmat(id, address, flags) replaces as much as the segment holds.
+    struct shmid_ds segment = {};
+    uint64_t size =
+        sandbox_raw_syscall(SYS_shmctl, args[0], IPC_STAT,
+                            reinterpret_cast<long>(&segment), 0, 0, 0) == 0
+            ? segment.shm_segsz
+            : ~0ULL - static_cast<uint64_t>(args[1]);
+    ranges[0] = pages(static_cast<uint64_t>(args[1]), size);
+    return 1;
+  }
   ranges[0] =
       pages(static_cast<uint64_t>(args[0]), static_cast<uint64_t>(args[1]));
   // A fixed move also replaces whatever was mapped where it lands.
@@ -269,6 +283,13 @@ bool TouchesMemory(long nr, const long* args) {
       return true;
     case SYS_mmap:
       return (args[3] & MAP_FIXED) != 0;
+    case SYS_madvise:
+      // Advice that throws pages away: they read as zeros or as the file
+      // again, without the runtime's jumps.
+      return args[2] == MADV_DONTNEED || args[2] == MADV_FREE ||
+             args[2] == MADV_REMOVE || args[2] == kMadvDontneedLocked;
+    case SYS_shmat:
+      return (args[2] & SHM_REMAP) != 0;
     default:
       return false;
   }

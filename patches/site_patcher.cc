@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "patches/patch_table.h"
@@ -155,6 +156,25 @@ bool IsRewritableCode(uint64_t site, bool* readable, bool* has_byte_before) {
   return true;
 }
 
+// The sites whose first byte became an int3 most recently, so that a
+// thread that met one can still be recognized after the site's record has
+// gone. Lock-free: written under the patch lock, read by SIGTRAP handlers.
+constexpr int kGuardedSites = 4096;
+std::atomic<uint64_t> g_guarded_sites[kGuardedSites];
+std::atomic<uint32_t> g_next_guarded{0};
+
+void RememberGuardedSite(uint64_t site) {
+  uint32_t slot = g_next_guarded.fetch_add(1, std::memory_order_relaxed);
+  g_guarded_sites[slot % kGuardedSites].store(site, std::memory_order_release);
+}
+
+bool WasGuardedLately(uint64_t site) {
+  for (const std::atomic<uint64_t>& guarded : g_guarded_sites) {
+    if (guarded.load(std::memory_order_acquire) == site) return true;
+  }
+  return false;
+}
+
 // Replaces the first five bytes at `site` with `bytes`. With other threads
 // about, an int3 guards the site while its tail changes, and every thread
 // serializes after each step, so none ever executes a mix of old and new
@@ -168,6 +188,7 @@ bool ReplaceSiteBytes(const ProcFile& mem, SiteRecord* record,
   if (!g_patcher.can_sync_cores) return false;
   record->state.store(static_cast<uint32_t>(transition),
                       std::memory_order_release);
+  RememberGuardedSite(site);
   if (!WriteCodeThrough(mem.fd(), site, &kInt3Opcode, 1)) return false;
   SyncCores();
   bool ok = WriteCodeThrough(mem.fd(), site + 1, bytes + 1, kMovSize - 1);
@@ -263,6 +284,20 @@ bool HasSiteShape(const uint8_t bytes[kSiteSize], uint32_t nr) {
 // signal path.
 bool MayBeRexPrefix(uint8_t byte) { return (byte & 0xf9) == 0x41; }
 
+// True if `byte`, just before a site's b8, may be an opcode that takes b8
+// as its ModRM byte ([rax + disp32], as in `8d b8 disp32`, a lea), so that
+// what looks like the immediate is a displacement. Only a displacement of
+// 128 or more is encoded in four bytes, so this matters only for syscall
+// numbers that large; other sites after such a byte are not given up.
+bool MayTakeModRm(uint8_t byte, uint32_t nr) {
+  if (nr < 128) return false;
+  // The one-byte arithmetic, test, xchg, mov and lea opcodes with a ModRM
+  // and no immediate, and movsxd.
+  return byte <= 0x3b
+             ? (byte & 0x04) == 0
+             : (byte == 0x63 || (byte >= 0x84 && byte <= 0x8b) || byte == 0x8d);
+}
+
 // The AMX state components: tile configuration and tile data.
 constexpr uint64_t kAmxComponents = (1ULL << 17) | (1ULL << 18);
 
@@ -356,7 +391,9 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
   }
   const uint8_t* bytes = window + 1;
   if (!HasSiteShape(bytes, static_cast<uint32_t>(nr)) ||
-      (has_byte_before && MayBeRexPrefix(window[0]))) {
+      (has_byte_before &&
+       (MayBeRexPrefix(window[0]) ||
+        MayTakeModRm(window[0], static_cast<uint32_t>(nr))))) {
     RememberUnrewritable(syscall_end);
     return;
   }
@@ -377,7 +414,16 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
 bool RecoverFromSiteTrap(ucontext_t* frame) {
   greg_t* regs = frame->uc_mcontext.gregs;
   uint64_t site = static_cast<uint64_t>(regs[REG_RIP]) - 1;
-  if (FindSiteAt(site) == nullptr) return false;
+  if (FindSiteAt(site) == nullptr) {
+    // The rewrite may have ended, and its record gone with the code (put
+    // back, then unmapped or replaced), between the thread's trap and this
+    // handler: a site guarded lately whose int3 is gone was the runtime's.
+    uint8_t now = kInt3Opcode;
+    if (!WasGuardedLately(site) || !CopyFromProgram(&now, site, 1) ||
+        now == kInt3Opcode) {
+      return false;
+    }
+  }
   // Run the site again from its start: by now it holds either the whole
   // new instruction, the whole old one, or the int3 still, which brings
   // the thread back here until the rewriting thread is done.
@@ -390,24 +436,18 @@ long RunMappingChange(long nr, const long* args) {
   PageRange ranges[2];
   int count = ChangedRanges(nr, args, ranges);
   for (int i = 0; i < count; ++i) {
-    // Code that stays mapped (made writable, or moved away from the
-    // syscall's own range) gets its own bytes back, and so does a site
-    // whose jump lies only partly in the range (the rest stays); code that
-    // goes away or is replaced is only forgotten.
-    bool keeps_code = i == 0 && (nr == SYS_mprotect ||
-                                 nr == SYS_pkey_mprotect || nr == SYS_mremap);
-    PageRange range = ranges[i];
-    ForEachSiteIn(
-        range.begin, range.end, [keeps_code, range](SiteRecord& record) {
-          bool straddles =
-              record.site < range.begin || record.site + kMovSize > range.end;
-          if ((keeps_code || straddles) &&
-              record.state.load(std::memory_order_acquire) ==
-                  static_cast<uint32_t>(SiteState::kRewritten)) {
-            RestoreMov(&record);
-          }
-          ReleaseSiteRecord(&record);
-        });
+    // Every site the change touches gets its own bytes back first, where
+    // the runtime's jump still is: code that stays (made writable, moved,
+    // part of a site outside the range, a change that fails) is the
+    // program's again, and code that goes takes nothing of the runtime's
+    // with it. The records go: a site that traps again is rewritten anew.
+    ForEachSiteIn(ranges[i].begin, ranges[i].end, [](SiteRecord& record) {
+      if (record.state.load(std::memory_order_acquire) ==
+          static_cast<uint32_t>(SiteState::kRewritten)) {
+        RestoreMov(&record);
+      }
+      ReleaseSiteRecord(&record);
+    });
   }
   return raw::Syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
 }

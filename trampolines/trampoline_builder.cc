@@ -37,7 +37,7 @@ constexpr int64_t kReach = (1LL << 31) - 2 * static_cast<int64_t>(kPoolSize);
 constexpr int64_t kPoolProbeStep = 16LL << 20;
 // Address space above the program break that pools leave free, so that
 // the heap can grow there with brk as it does natively.
-constexpr uint64_t kHeapReserve = 1ULL << 30;
+constexpr uint64_t kHeapReserve = 3ULL << 29;  // 1.5 GiB
 
 // A pool is one memfd mapped twice: read-and-execute near the sites that
 // jump into it, and read-and-write elsewhere, where new trampolines are

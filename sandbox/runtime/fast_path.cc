@@ -56,6 +56,8 @@ bool MayChangeMappings(long nr) {
     case SYS_pkey_mprotect:
     case SYS_mremap:
     case SYS_munmap:
+    case SYS_madvise:
+    case SYS_shmat:
       return true;
     default:
       return false;

@@ -448,6 +448,25 @@ void RexPrefixedMov() {
   Check("rex-prefixed mov keeps r8", ok);
 }
 
+// `mov $186, %eax; lea 186(%rax), %edi; syscall` (gettid), the lea
+// encoded with a four-byte displacement, as `8d b8 ba 00 00 00 0f 05`: the
+// last seven bytes look like a site, but the lea must keep setting edi.
+void LeaBeforeSyscall() {
+  bool ok = true;
+  for (long i = 0; i < 100; ++i) {
+    long rax, rdi = 0;
+    asm volatile(
+        "movl $186, %%eax\n\t"
+        ".byte 0x8d, 0xb8, 186, 0, 0, 0\n\t"  // lea 186(%rax), %edi
+        "syscall"
+        : "=a"(rax), "+D"(rdi)
+        :
+        : "rcx", "r11", "memory");
+    ok &= rdi == 372 && rax == Expected(186);
+  }
+  Check("lea before a syscall keeps edi", ok);
+}
+
 // A site whose b8 ends one anonymous mapping and whose immediate starts
 // the next; the kernel merges the two while they have equal protections.
 // `variant` 0 replaces the second page with other code, 1 leaves the
@@ -612,8 +631,94 @@ void UnmapWhileRewriting() {
   Check("data mapped where a site was unmapped stays intact", corrupted == 0);
 }
 
+// A munmap that fails leaves the code as it was, the program's own bytes.
+void FailedUnmap() {
+  uint8_t* code = MapPages(1, kRW);
+  WriteSite(code, kNrGetpid);
+  Protect(code, kPage, kRX);
+  for (int i = 0; i < 3; ++i) RunOnce(code);
+  bool failed = munmap(code + 1, kPage) != 0;  // unaligned: EINVAL
+  Protect(code, kPage, kRW);
+  bool own = SiteIs(code, kNrGetpid);
+  WriteImmediate(code, kNrGetppid);
+  Protect(code, kPage, kRX);
+  Check("a failed munmap leaves the program's code",
+        failed && own && RunOnce(code) == Expected(kNrGetppid));
+  munmap(code, kPage);
+}
+
+// A site across two pages of one mapping, the second page discarded: the
+// first page keeps the program's bytes.
+void DiscardedHalfOfSite() {
+  uint8_t* code = MapPages(2, kRW);
+  uint8_t* site = code + kPage - 3;
+  WriteSite(site, kNrGetpid);
+  Protect(code, 2 * kPage, kRX);
+  for (int i = 0; i < 3; ++i) RunOnce(site);
+  madvise(code + kPage, kPage, MADV_DONTNEED);
+  Protect(code, 2 * kPage, kRW);
+  Check("the kept half of a discarded site is the program's",
+        site[0] == 0xb8 && site[1] == kNrGetpid && site[2] == 0 &&
+            code[kPage] == 0);
+  munmap(code, 2 * kPage);
+}
+
+// Threads run sites on a page that the main thread keeps rewriting (RW,
+// new code, RX): they may meet a site while its bytes are put back, and
+// must never see a SIGTRAP of the runtime's.
+std::atomic<uint8_t*> g_churn_page{nullptr};
+std::atomic<bool> g_churn_stop{false};
+thread_local sigjmp_buf t_churn_fault;
+
+void LeaveChurnFault(int) { siglongjmp(t_churn_fault, 1); }
+
+void RunChurnSite(const uint8_t* site) {
+  if (sigsetjmp(t_churn_fault, 1) == 0) RunOnce(site);
+}
+
+void* ChurnRunner(void* seed) {
+  unsigned x = static_cast<unsigned>(reinterpret_cast<uintptr_t>(seed));
+  while (!g_churn_stop.load()) {
+    x = x * 1103515245 + 12345;
+    RunChurnSite(g_churn_page.load() + ((x >> 8) % 100) * kSiteSize);
+  }
+  return nullptr;
+}
+
+void RewriteUnderRunningThreads() {
+  struct sigaction leave = {};
+  leave.sa_handler = LeaveChurnFault;
+  leave.sa_flags = SA_NODEFER;
+  sigaction(SIGSEGV, &leave, nullptr);
+  uint8_t* page = MapPages(1, kRW);
+  for (int i = 0; i < 100; ++i) WriteSite(page + i * kSiteSize, kNrGetpid);
+  Protect(page, kPage, kRX);
+  g_churn_page.store(page);
+  pthread_t runners[3];
+  for (uintptr_t i = 0; i < 3; ++i) {
+    pthread_create(&runners[i], nullptr, ChurnRunner,
+                   reinterpret_cast<void*>(i + 1));
+  }
+  for (int round = 0; round < 3000; ++round) {
+    Protect(page, kPage, kRW);
+    for (int i = 0; i < 100; ++i) {
+      WriteSite(page + i * kSiteSize, round & 1 ? kNrGetppid : kNrGetpid);
+    }
+    Protect(page, kPage, kRX);
+  }
+  g_churn_stop.store(true);
+  for (pthread_t runner : runners) pthread_join(runner, nullptr);
+  signal(SIGSEGV, SIG_DFL);
+  Check("sites rewritten under running threads raise no SIGTRAP", true);
+  munmap(page, kPage);
+}
+
 void Hazards() {
   RexPrefixedMov();
+  LeaBeforeSyscall();
+  FailedUnmap();
+  DiscardedHalfOfSite();
+  RewriteUnderRunningThreads();
   for (int variant = 0; variant < 3; ++variant) SplitSite(variant);
   MremapOntoCode();
   DiscardedCode();
