@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -354,6 +355,23 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
     return absl::PermissionDeniedError(
         absl::StrCat("open /proc/", pid, "/pagemap: ", strerror(errno)));
   }
+  // Which mappings were made with MAP_NORESERVE ("nr" in their VmFlags).
+  std::set<uint64_t> noreserve;
+  {
+    std::ifstream smaps(absl::StrCat("/proc/", pid, "/smaps"));
+    std::string text;
+    uint64_t current = 0;
+    while (std::getline(smaps, text)) {
+      unsigned long begin, end;
+      if (sscanf(text.c_str(), "%lx-%lx ", &begin, &end) == 2 &&
+          text.find(':') > text.find(' ')) {
+        current = begin;
+      } else if (absl::StartsWith(text, "VmFlags:") &&
+                 absl::StrContains(absl::StrCat(text, " "), " nr ")) {
+        noreserve.insert(current);
+      }
+    }
+  }
   PageStreams streams;
   absl::Status status = streams.Open(writer);
   std::string line;
@@ -373,6 +391,7 @@ absl::Status CaptureMemory(pid_t pid, ProcessImage* image,
     mapping.file_offset = offset;
     mapping.inode = inode;
     mapping.perms = perms;
+    mapping.noreserve = noreserve.count(begin) != 0;
     if (name_at > 0) mapping.name = line.substr(static_cast<size_t>(name_at));
     bool kernel_area = mapping.name == "[vvar]" ||
                        mapping.name == "[vvar_vclock]" ||

@@ -271,7 +271,15 @@ absl::Status CaptureByInjection(FrozenProcess& process, ProcessImage* image) {
     } else if (*result == 0 &&
                read_scratch(&timer.value, sizeof(timer.value)) &&
                (timer.value.it_value.tv_sec != 0 ||
-                timer.value.it_value.tv_usec != 0)) {
+                timer.value.it_value.tv_usec != 0 ||
+                timer.value.it_interval.tv_sec != 0 ||
+                timer.value.it_interval.tv_usec != 0)) {
+      // A periodic ITIMER_REAL that fired reads 0 until its SIGALRM is
+      // taken, which re-arms it: it runs on from a whole period.
+      if (timer.value.it_value.tv_sec == 0 &&
+          timer.value.it_value.tv_usec == 0) {
+        timer.value.it_value = timer.value.it_interval;
+      }
       image->itimers.push_back(timer);
     }
   }
@@ -324,6 +332,11 @@ absl::Status Dump(const DumpOptions& options) {
       return absl::FailedPreconditionError(
           absl::StrCat("process ", options.pid, " is a zombie"));
     }
+    if (!fields.empty() && (fields[0] == "T" || fields[0] == "t")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "process ", options.pid,
+          " is stopped (SIGSTOP or a debugger); let it run first"));
+    }
     if (fields.size() > 6 && absl::SimpleAtoi(fields[6], &flags) &&
         (flags & kKernelThreadFlag)) {
       return absl::FailedPreconditionError(
@@ -366,16 +379,23 @@ absl::Status Dump(const DumpOptions& options) {
     absl::Status status = CaptureThread(thread, &captured);
     if (!status.ok()) return fail(status);
     image.threads.push_back(std::move(captured));
-    status =
-        CapturePendingSignals(thread.tid, /*shared=*/false, &image.pending);
-    if (!status.ok()) return fail(status);
   }
-  absl::Status status = CapturePendingSignals(process.threads().front().tid,
-                                              /*shared=*/true, &image.pending);
-  if (status.ok()) status = CaptureProcess(options.pid, &image);
+  absl::Status status = CaptureProcess(options.pid, &image);
   if (status.ok()) status = held.Check();
   if (status.ok()) status = CaptureFiles(options.pid, &image, &*writer);
   if (status.ok()) status = CaptureByInjection(process, &image);
+  // Signals pending now, after the timers were read: one a timer raised
+  // while the process was held is among them.
+  for (const FrozenThread& thread : process.threads()) {
+    if (status.ok()) {
+      status =
+          CapturePendingSignals(thread.tid, /*shared=*/false, &image.pending);
+    }
+  }
+  if (status.ok()) {
+    status = CapturePendingSignals(process.threads().front().tid,
+                                   /*shared=*/true, &image.pending);
+  }
   // Nothing more is injected: from here on the process is as it was
   // frozen, whatever becomes of the tool.
   if (status.ok()) status = process.PutBack();

@@ -124,7 +124,7 @@ std::string Encode(const ProcessImage& image) {
     absl::StrAppend(&out, "mapping ", Hex(m.begin), " ", Hex(m.end), " ",
                     m.perms, " ", Hex(m.file_offset), " ", m.saved ? 1 : 0, " ",
                     m.inode, " ", EncodeString(m.name), " ", m.file_size, " ",
-                    m.file_mtime_ns, "\n");
+                    m.file_mtime_ns, " ", m.noreserve ? 1 : 0, "\n");
     for (const PageRun& run : m.runs) {
       absl::StrAppend(&out, "run ", Hex(run.begin), " ", run.count, " ",
                       run.pages_offset, " ", run.file, "\n");
@@ -235,16 +235,18 @@ absl::StatusOr<ProcessImage> Decode(const std::string& text) {
       ok = absl::SimpleAtoi(f[1], &p.tid) && p.tid >= 0 &&
            ParseHexBytes(f[2], &p.siginfo) && p.siginfo.size() == kSiginfoSize;
       image.pending.push_back(std::move(p));
-    } else if (key == "mapping" && f.size() == 10) {
+    } else if (key == "mapping" && f.size() == 11) {
       MappingImage m;
-      int saved = 0;
+      int saved = 0, noreserve = 0;
       ok = absl::SimpleHexAtoi(f[1], &m.begin) &&
            absl::SimpleHexAtoi(f[2], &m.end) && f[3].size() == 4 &&
            absl::SimpleHexAtoi(f[4], &m.file_offset) &&
            absl::SimpleAtoi(f[5], &saved) && absl::SimpleAtoi(f[6], &m.inode) &&
            DecodeString(f[7], &m.name) && m.begin < m.end &&
            absl::SimpleAtoi(f[8], &m.file_size) &&
-           absl::SimpleAtoi(f[9], &m.file_mtime_ns);
+           absl::SimpleAtoi(f[9], &m.file_mtime_ns) &&
+           absl::SimpleAtoi(f[10], &noreserve);
+      m.noreserve = noreserve == 1;
       m.saved = saved == 1;
       m.perms = std::string(f[3]);
       image.mappings.push_back(std::move(m));

@@ -82,6 +82,9 @@ struct MappingImage {
   // (ns) when dumped, to refuse a restore over a changed file; 0 if none.
   int64_t file_size = 0;
   int64_t file_mtime_ns = 0;
+  // Mapped with MAP_NORESERVE (no commit charge), as the kernel's VmFlags
+  // say: large sparse areas (sanitizer shadows, heaps of runtimes).
+  bool noreserve = false;
   std::vector<PageRun> runs;
 };
 

@@ -105,6 +105,7 @@ Arguments ParseArguments(int argc, char** argv) {
         break;
       case kPidFile:
         arguments.pid_file = optarg;
+        if (arguments.pid_file.empty()) BadUsage("--pidfile needs a path");
         break;
       case ':':
         BadUsage(std::string("option '") + argv[optind - 1] +

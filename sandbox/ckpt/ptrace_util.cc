@@ -50,12 +50,21 @@ absl::StatusOr<long> StepSyscall(pid_t tid, const user_regs_struct& base,
           "injecting a syscall into thread ", tid, ": ", strerror(-result)));
     }
     int status = 0;
-    pid_t got;
-    while ((got = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR) {
-    }
-    if (got != tid || !WIFSTOPPED(status)) {
-      return absl::NotFoundError(
-          absl::StrCat("thread ", tid, " ended during an injected syscall"));
+    for (int interrupts = 0;; ++interrupts) {
+      pid_t got;
+      while ((got = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR) {
+      }
+      if (got != tid || !WIFSTOPPED(status)) {
+        return absl::NotFoundError(
+            absl::StrCat("thread ", tid, " ended during an injected syscall"));
+      }
+      // An interrupt asked for while the thread was already stopped may
+      // still be due: it stops the thread once more, with no signal.
+      if ((status >> 16) != PTRACE_EVENT_STOP || interrupts == 8) break;
+      if ((result = Ptrace(PTRACE_SYSCALL, tid, 0, nullptr)) < 0) {
+        return absl::InternalError(absl::StrCat(
+            "injecting a syscall into thread ", tid, ": ", strerror(-result)));
+      }
     }
     struct __ptrace_syscall_info info = {};
     if (Ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) <= 0 ||

@@ -330,6 +330,7 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
     p.begin = m.begin;
     p.end = m.end;
     p.file_offset = m.file_offset;
+    p.noreserve = m.noreserve ? 1 : 0;
     p.prot = (m.perms[0] == 'r' ? PROT_READ : 0) |
              (m.perms[1] == 'w' ? PROT_WRITE : 0) |
              (m.perms[2] == 'x' ? PROT_EXEC : 0);
@@ -544,6 +545,44 @@ absl::Status QueuePendingSignals(const ProcessImage& image, pid_t main_tid,
   return absl::OkStatus();
 }
 
+// Fails unless a pid file can be made at `path`: its directory exists and
+// is writable, and the path is not a directory.
+absl::Status CheckPidFilePath(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "."
+                    : slash == 0               ? "/"
+                                               : path.substr(0, slash);
+  struct stat st;
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", path, ": ", strerror(errno)));
+  }
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", path, ": ", strerror(EISDIR)));
+  }
+  return absl::OkStatus();
+}
+
+// Writes "PID\n" to `path`, replacing what was there.
+absl::Status WritePidFile(const std::string& path, pid_t pid) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  }
+  std::string text = absl::StrCat(pid, "\n");
+  bool written =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  int error = errno;
+  close(fd);
+  if (!written) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", path, ": ", strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
 uint64_t RegionSize(const ProcessImage& image) {
   uint64_t bytes = sizeof(RestorePlan) + kMainStack + kScratch + (1 << 20);
   bytes += image.mappings.size() * sizeof(PlanMapping);
@@ -607,26 +646,12 @@ const char* StepName(int step) {
 }  // namespace
 
 absl::StatusOr<int> Restore(const RestoreOptions& options) {
-  // The pid file is made first, so that a path it cannot have fails the
-  // restore before anything is created; a failed restore removes it.
-  struct PidFile {
-    int fd = -1;
-    std::string path;
-    bool keep = false;
-    ~PidFile() {
-      if (fd < 0) return;
-      close(fd);
-      if (!keep) unlink(path.c_str());
-    }
-  } pid_file;
+  // A pid file that could not be written fails the restore before
+  // anything is created; it is written only once the process runs, and an
+  // existing file is left alone until then.
   if (!options.pid_file.empty()) {
-    pid_file.path = options.pid_file;
-    pid_file.fd = open(options.pid_file.c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (pid_file.fd < 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot create ", options.pid_file, ": ", strerror(errno)));
-    }
+    absl::Status writable = CheckPidFilePath(options.pid_file);
+    if (!writable.ok()) return writable;
   }
   absl::StatusOr<ImageReader> reader = ImageReader::Open(options.image_dir);
   if (!reader.ok()) return reader.status();
@@ -996,14 +1021,9 @@ absl::StatusOr<int> Restore(const RestoreOptions& options) {
       }
     }
   }
-  if (pid_file.fd >= 0) {
-    std::string text = absl::StrCat(child.pid_, "\n");
-    if (write(pid_file.fd, text.data(), text.size()) !=
-        static_cast<ssize_t>(text.size())) {
-      return absl::InternalError(absl::StrCat("cannot write ", options.pid_file,
-                                              ": ", strerror(errno)));
-    }
-    pid_file.keep = true;
+  if (!options.pid_file.empty()) {
+    absl::Status written = WritePidFile(options.pid_file, child.pid_);
+    if (!written.ok()) return written;
   }
   for (const ThreadImage& thread : image.threads) {
     Ptrace(PTRACE_DETACH, thread.tid, 0, nullptr);

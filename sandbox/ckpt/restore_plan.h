@@ -40,6 +40,8 @@ struct PlanMapping {
   int32_t kind;           // PlanMappingKind
   int32_t group;          // for kPlanSharedGroup
   int32_t writable_file;  // open the file read-write (shared, writable)
+  int32_t noreserve;      // map with MAP_NORESERVE
+  int32_t pad;
   uint32_t first_run, run_count;
   char path[kPlanPathMax];
 };

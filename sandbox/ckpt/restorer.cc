@@ -132,10 +132,13 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
     PlanMapping& m = mappings[i];
     long length = static_cast<long>(m.end - m.begin);
     long address;
+    // Writable only if pages are to be read into it: a large reservation
+    // (PROT_NONE) is not charged for memory it never had.
+    const int fill_prot = m.run_count > 0 ? PROT_READ | PROT_WRITE : m.prot;
+    const int noreserve = m.noreserve ? MAP_NORESERVE : 0;
     if (m.kind == kPlanAnonymous) {
-      address = Sys(SYS_mmap, static_cast<long>(m.begin), length,
-                    PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      address = Sys(SYS_mmap, static_cast<long>(m.begin), length, fill_prot,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | noreserve, -1, 0);
     } else if (m.kind == kPlanSharedGroup) {
       address = Sys(SYS_mmap, static_cast<long>(m.begin), length,
                     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
@@ -147,9 +150,9 @@ sandbox_restorer_main(sandbox::ckpt::RestorePlan* plan) {
               (shared && m.writable_file ? O_RDWR : O_RDONLY) | O_CLOEXEC);
       if (fd < 0) Fail(plan, 4, fd, static_cast<int32_t>(i));
       address = Sys(SYS_mmap, static_cast<long>(m.begin), length,
-                    shared ? m.prot : PROT_READ | PROT_WRITE,
-                    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd,
-                    static_cast<long>(m.file_offset));
+                    shared ? m.prot : fill_prot,
+                    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | noreserve,
+                    fd, static_cast<long>(m.file_offset));
       Sys(SYS_close, fd);
     }
     if (address < 0 && address > -4096) Fail(plan, 5, address);

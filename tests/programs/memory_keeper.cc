@@ -2,8 +2,11 @@
 // depend on its address: one large private anonymous area (cut into many
 // pieces, shared between the restorer and the tool's page filler), a
 // sparse one whose touched pages form many short runs, and a shared
-// anonymous area. It logs "ready", waits for a trigger file, then checks
-// every byte, logs "memory intact" or where it differs, and exits 0 or 1.
+// anonymous area, and two 64 GiB areas larger than the machine's memory: a
+// PROT_NONE reservation with one page made writable, and a MAP_NORESERVE
+// one with one page touched. It logs "ready", waits for a trigger file,
+// then checks every byte, logs "memory intact" or where it differs, and
+// exits 0 or 1.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,8 @@ constexpr size_t kPage = 4096;
 constexpr size_t kLargeBytes = 96 << 20;   // three 32 MiB pieces
 constexpr size_t kSparseBytes = 16 << 20;  // every third page touched
 constexpr size_t kSharedBytes = 1 << 20;
+// Larger than the memory of the machines these tests run on (24 GiB).
+constexpr size_t kHugeBytes = 64ULL << 30;
 
 // The word stored at `address`: never zero, different for every word.
 uint64_t WordFor(uintptr_t address) {
@@ -43,8 +48,8 @@ uintptr_t CheckPage(const char* page) {
   return 0;
 }
 
-char* Map(size_t bytes, int flags) {
-  void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+char* Map(size_t bytes, int flags, int prot = PROT_READ | PROT_WRITE) {
+  void* at = mmap(nullptr, bytes, prot, flags, -1, 0);
   if (at == MAP_FAILED) exit(2);
   return static_cast<char*>(at);
 }
@@ -64,6 +69,14 @@ int main(int argc, char** argv) {
     FillPage(sparse + at);
   }
   for (size_t at = 0; at < kSharedBytes; at += kPage) FillPage(shared + at);
+  char* reserved = Map(kHugeBytes, MAP_PRIVATE | MAP_ANONYMOUS, PROT_NONE);
+  if (mprotect(reserved + kHugeBytes / 2, kPage, PROT_READ | PROT_WRITE)) {
+    return 2;
+  }
+  FillPage(reserved + kHugeBytes / 2);
+  char* sparse_huge =
+      Map(kHugeBytes, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+  FillPage(sparse_huge + kHugeBytes - kPage);
   fprintf(log, "ready\n");
 
   WaitForTrigger(argv[2]);
@@ -87,6 +100,8 @@ int main(int argc, char** argv) {
   for (size_t at = 0; wrong == 0 && at < kSharedBytes; at += kPage) {
     wrong = CheckPage(shared + at);
   }
+  if (wrong == 0) wrong = CheckPage(reserved + kHugeBytes / 2);
+  if (wrong == 0) wrong = CheckPage(sparse_huge + kHugeBytes - kPage);
   if (wrong != 0) {
     fprintf(log, "memory differs at %#lx\n", static_cast<unsigned long>(wrong));
     return 1;
