@@ -51,8 +51,9 @@ class HeldSignals {
   }
   absl::Status Check() const {
     if (int signo = HeldSignal()) {
+      const char* name = sigabbrev_np(signo);
       return absl::CancelledError(
-          absl::StrCat("interrupted by ", sigabbrev_np(signo) ?: "a signal",
+          absl::StrCat("interrupted by SIG", name != nullptr ? name : "?",
                        " before the dump was complete"));
     }
     return absl::OkStatus();
