@@ -179,13 +179,14 @@ int ChangedRanges(long nr, const long* args, PageRange ranges[2]) {
                      (address + length + kPageMask) & ~kPageMask};
   };
   if (nr == SYS_shmat) {
-    // shmat(id, address, flags) replaces as much as the segment holds.
+    // shmat(id, address, flags) replaces as much as the segment holds; a
+    // segment the kernel does not know makes shmat fail, replacing nothing.
     struct shmid_ds segment = {};
     uint64_t size =
         sandbox_raw_syscall(SYS_shmctl, args[0], IPC_STAT,
                             reinterpret_cast<long>(&segment), 0, 0, 0) == 0
             ? segment.shm_segsz
-            : ~0ULL - static_cast<uint64_t>(args[1]);
+            : 0;
     ranges[0] = pages(static_cast<uint64_t>(args[1]), size);
     return 1;
   }
@@ -275,12 +276,8 @@ bool IsKnownUnrewritable(uint64_t syscall_end) {
 namespace {
 
 bool TouchesMemory(long nr, const long* args) {
+  if (!MayBeMappingChange(nr)) return false;
   switch (nr) {
-    case SYS_mprotect:
-    case SYS_pkey_mprotect:
-    case SYS_mremap:
-    case SYS_munmap:
-      return true;
     case SYS_mmap:
       return (args[3] & MAP_FIXED) != 0;
     case SYS_madvise:
@@ -291,11 +288,26 @@ bool TouchesMemory(long nr, const long* args) {
     case SYS_shmat:
       return (args[2] & SHM_REMAP) != 0;
     default:
-      return false;
+      return true;
   }
 }
 
 }  // namespace
+
+bool MayBeMappingChange(long nr) {
+  switch (nr) {
+    case SYS_mmap:
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_mremap:
+    case SYS_munmap:
+    case SYS_madvise:
+    case SYS_shmat:
+      return true;
+    default:
+      return false;
+  }
+}
 
 bool BeginMappingChange(long nr, const long* args) {
   if (!TouchesMemory(nr, args)) return false;

@@ -46,10 +46,15 @@ SiteRecord* FindSiteAt(uint64_t site);
 // True if some rewritten (or in-transition) site lies in [begin, end).
 bool AnySiteIn(uint64_t begin, uint64_t end);
 
+// True if syscall `nr`, with some arguments, may change mappings that hold
+// rewritten sites (mmap, munmap, mremap, mprotect, madvise, shmat).
+bool MayBeMappingChange(long nr);
+
 // A syscall that may change mappings (munmap, mremap, mprotect, a fixed
-// mmap) is announced before NeedsMappingBookkeeping is asked about it and
-// until it has returned, so that no rewrite starts meanwhile. Returns true
-// if `nr` is such a syscall, in which case EndMappingChange must follow.
+// mmap, a discarding madvise, a replacing shmat) is announced before
+// NeedsMappingBookkeeping is asked about it and until it has returned, so that
+// no rewrite starts meanwhile. Returns true if `nr` is such a syscall, in which
+// case EndMappingChange must follow.
 bool BeginMappingChange(long nr, const long* args);
 void EndMappingChange();
 // True while some thread is between BeginMappingChange and

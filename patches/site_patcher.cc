@@ -28,7 +28,6 @@ constexpr uint8_t kMovEaxOpcode = 0xb8;
 constexpr uint8_t kJmpRel32Opcode = 0xe9;
 constexpr uint8_t kInt3Opcode = 0xcc;
 constexpr int kMovSize = 5;
-constexpr int kSiteSize = static_cast<int>(kSiteBytes);
 
 struct PatcherState {
   bool ready = false;
@@ -130,21 +129,21 @@ const CodeMapping* MappingOf(uint64_t address, int* maps_fd) {
   return FindCodeMapping(address);
 }
 
-// True if the code at [site, site + kSiteSize) may be rewritten: within
+// True if the code at [site, site + kSiteBytes) may be rewritten: within
 // one mapping (so that no part of it can change without the rest), whose
 // pages execute, are private, and cannot be written by the program
 // without changing their protection first. Sets *readable if the bytes
 // can be read directly, and *has_byte_before if the byte before the site
 // is in the same mapping. Lock held.
 bool IsRewritableCode(uint64_t site, bool* readable, bool* has_byte_before) {
-  if (site < g_patcher.vdso_end && site + kSiteSize > g_patcher.vdso_begin) {
+  if (site < g_patcher.vdso_end && site + kSiteBytes > g_patcher.vdso_begin) {
     return false;
   }
   if (IsTrampolineCode(site)) return false;
   int maps_fd = -1;
   const CodeMapping* first = MappingOf(site, &maps_fd);
   const CodeMapping* last =
-      first == nullptr ? nullptr : MappingOf(site + kSiteSize - 1, &maps_fd);
+      first == nullptr ? nullptr : MappingOf(site + kSiteBytes - 1, &maps_fd);
   if (maps_fd >= 0) raw::Close(maps_fd);
   if (first == nullptr || last == nullptr || first->begin != last->begin ||
       !(first->flags & kernel::kVmaExecutable) ||
@@ -223,8 +222,7 @@ bool WriteJump(SiteRecord* record) {
 // Puts the site's mov back, if the site still holds the runtime's jump:
 // memory the program has since refilled (a page it zeroed with madvise,
 // say) keeps what the program put there.
-void RestoreMov(SiteRecord* record) {
-  ProcFile mem("/proc/self/mem", O_RDWR);
+void RestoreMov(const ProcFile& mem, SiteRecord* record) {
   uint8_t jump[kMovSize], found[kMovSize];
   JumpBytes(*record, jump);
   if (mem.fd() < 0 ||
@@ -269,7 +267,7 @@ class PatchLockScope {
   bool locked_ = false;
 };
 
-bool HasSiteShape(const uint8_t bytes[kSiteSize], uint32_t nr) {
+bool HasSiteShape(const uint8_t bytes[kSiteBytes], uint32_t nr) {
   uint32_t immediate;
   memcpy(&immediate, bytes + 1, sizeof(immediate));
   return bytes[0] == kMovEaxOpcode && immediate == nr && bytes[5] == 0x0f &&
@@ -366,7 +364,7 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
   // Most sites that keep trapping are of another shape; knowing that must
   // cost next to nothing, since they pay it at every call.
   if (IsKnownUnrewritable(syscall_end)) return;
-  uint64_t site = syscall_end - kSiteSize;
+  uint64_t site = syscall_end - kSiteBytes;
 
   PatchLockScope lock(/*wait=*/false);
   if (!lock.locked()) return;  // another thread is at it; try next time
@@ -380,10 +378,10 @@ void MaybeRewriteSite(uint64_t syscall_end, long nr) {
     return;
   }
   // The site's bytes, and the one before them where there is one.
-  uint8_t window[1 + kSiteSize] = {};
+  uint8_t window[1 + kSiteBytes] = {};
   uint64_t from = has_byte_before ? site - 1 : site;
   uint8_t* into = has_byte_before ? window : window + 1;
-  size_t length = has_byte_before ? sizeof(window) : kSiteSize;
+  size_t length = has_byte_before ? sizeof(window) : kSiteBytes;
   if (readable) {
     memcpy(into, reinterpret_cast<const void*>(from), length);
   } else if (!CopyFromProgram(into, from, length)) {
@@ -435,16 +433,17 @@ long RunMappingChange(long nr, const long* args) {
   PatchLockScope lock(/*wait=*/true);
   PageRange ranges[2];
   int count = ChangedRanges(nr, args, ranges);
+  ProcFile mem("/proc/self/mem", O_RDWR);
   for (int i = 0; i < count; ++i) {
     // Every site the change touches gets its own bytes back first, where
     // the runtime's jump still is: code that stays (made writable, moved,
     // part of a site outside the range, a change that fails) is the
     // program's again, and code that goes takes nothing of the runtime's
     // with it. The records go: a site that traps again is rewritten anew.
-    ForEachSiteIn(ranges[i].begin, ranges[i].end, [](SiteRecord& record) {
+    ForEachSiteIn(ranges[i].begin, ranges[i].end, [&mem](SiteRecord& record) {
       if (record.state.load(std::memory_order_acquire) ==
           static_cast<uint32_t>(SiteState::kRewritten)) {
-        RestoreMov(&record);
+        RestoreMov(mem, &record);
       }
       ReleaseSiteRecord(&record);
     });

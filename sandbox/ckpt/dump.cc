@@ -36,36 +36,30 @@
 namespace sandbox::ckpt {
 namespace {
 
+// The signals that end a dump.
+constexpr int kEndingSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
 // Signals that would end the tool are held while the process is frozen;
 // each step checks whether one came.
 class HeldSignals {
  public:
   HeldSignals() {
     sigemptyset(&held_);
-    for (int signo : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held_, signo);
+    for (int signo : kEndingSignals) sigaddset(&held_, signo);
     sigprocmask(SIG_BLOCK, &held_, &saved_);
   }
   // A signal that ended the dump stays held: the caller reports it first.
   ~HeldSignals() {
-    if (HeldSignal() == 0) sigprocmask(SIG_SETMASK, &saved_, nullptr);
+    if (SignalThatEndedDump() == 0) sigprocmask(SIG_SETMASK, &saved_, nullptr);
   }
   absl::Status Check() const {
-    if (int signo = HeldSignal()) {
+    if (int signo = SignalThatEndedDump()) {
       const char* name = sigabbrev_np(signo);
       return absl::CancelledError(
           absl::StrCat("interrupted by SIG", name != nullptr ? name : "?",
                        " before the dump was complete"));
     }
     return absl::OkStatus();
-  }
-  // The held signal that came, or 0.
-  static int HeldSignal() {
-    sigset_t pending;
-    sigpending(&pending);
-    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
-      if (sigismember(&pending, signo)) return signo;
-    }
-    return 0;
   }
 
  private:
@@ -313,14 +307,14 @@ std::optional<pid_t> ThreadGroupOf(pid_t tid) {
   return std::nullopt;
 }
 
-}  // namespace
-
-absl::Status Dump(const DumpOptions& options) {
-  if (options.pid == getpid()) {
+// Refuses, by name, what ptrace would refuse with a bare EPERM or what
+// would make a wrong image: the tool itself, a zombie, a stopped process,
+// a kernel thread, or a thread's id in place of its process's.
+absl::Status CheckDumpable(pid_t pid) {
+  if (pid == getpid()) {
     return absl::InvalidArgumentError("sandbox-ckpt cannot dump itself");
   }
-  // What ptrace would refuse with a bare EPERM.
-  std::ifstream stat_file(absl::StrCat("/proc/", options.pid, "/stat"));
+  std::ifstream stat_file(absl::StrCat("/proc/", pid, "/stat"));
   std::string stat_text((std::istreambuf_iterator<char>(stat_file)),
                         std::istreambuf_iterator<char>());
   size_t close_paren = stat_text.rfind(')');
@@ -331,26 +325,42 @@ absl::Status Dump(const DumpOptions& options) {
     unsigned flags = 0;
     if (!fields.empty() && fields[0] == "Z") {
       return absl::FailedPreconditionError(
-          absl::StrCat("process ", options.pid, " is a zombie"));
+          absl::StrCat("process ", pid, " is a zombie"));
     }
     if (!fields.empty() && (fields[0] == "T" || fields[0] == "t")) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "process ", options.pid,
+          "process ", pid,
           " is stopped (SIGSTOP or a debugger); let it run first"));
     }
     if (fields.size() > 6 && absl::SimpleAtoi(fields[6], &flags) &&
         (flags & kKernelThreadFlag)) {
       return absl::FailedPreconditionError(
-          absl::StrCat("process ", options.pid, " is a kernel thread"));
+          absl::StrCat("process ", pid, " is a kernel thread"));
     }
   }
   // A thread's id would make an image whose process id is wrong.
-  if (std::optional<pid_t> tgid = ThreadGroupOf(options.pid);
-      tgid.has_value() && *tgid != options.pid) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(options.pid, " is a thread of process ", *tgid,
-                     "; dump takes the process id"));
+  if (std::optional<pid_t> tgid = ThreadGroupOf(pid);
+      tgid.has_value() && *tgid != pid) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        pid, " is a thread of process ", *tgid, "; dump takes the process id"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int SignalThatEndedDump() {
+  sigset_t pending;
+  sigpending(&pending);
+  for (int signo : kEndingSignals) {
+    if (sigismember(&pending, signo)) return signo;
+  }
+  return 0;
+}
+
+absl::Status Dump(const DumpOptions& options) {
+  absl::Status dumpable = CheckDumpable(options.pid);
+  if (!dumpable.ok()) return dumpable;
   HeldSignals held;
   absl::StatusOr<ImageWriter> writer = ImageWriter::Create(options.image_dir);
   if (!writer.ok()) return writer.status();

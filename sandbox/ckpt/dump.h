@@ -25,6 +25,10 @@ struct DumpOptions {
 // are held until the process is thawed, then end the dump the same way.
 absl::Status Dump(const DumpOptions& options);
 
+// The signal (SIGINT, SIGTERM or SIGHUP) that ended a Dump, still held
+// for the caller to report, or 0.
+int SignalThatEndedDump();
+
 }  // namespace sandbox::ckpt
 
 #endif  // SANDBOX_CKPT_DUMP_H_

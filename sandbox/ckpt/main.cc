@@ -139,15 +139,9 @@ int DumpCommand(const Arguments& arguments) {
   absl::Status status = Dump(options);
   if (status.ok()) return 0;
   Fail(status);
-  // Ended by a signal it held: say so, then end as that signal would have.
-  if (absl::IsCancelled(status)) {
-    sigset_t pending;
-    sigpending(&pending);
-    for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
-      if (sigismember(&pending, signo)) return 128 + signo;
-    }
-  }
-  return kExitFailure;
+  // Ended by a signal it held: said so, now end as that signal would have.
+  int signo = SignalThatEndedDump();
+  return signo != 0 ? 128 + signo : kExitFailure;
 }
 
 int ShowCommand(const Arguments& arguments) {

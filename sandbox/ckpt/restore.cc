@@ -489,10 +489,6 @@ absl::Status BuildPlan(const ProcessImage& image, const ImageReader& reader,
   return absl::OkStatus();
 }
 
-// Queues the signals that were pending at the checkpoint again, each by
-// a thread of the process itself, since only a signal a process queues
-// for itself may carry the kernel's own codes (a SUD dispatch, a fault).
-// Call with every signal blocked in every thread (BlockAllSignals).
 // Blocks every signal in every thread until its own mask is set, so that
 // none, from a restored timer or a queued signal, is delivered into the
 // restorer or meets an injection.
@@ -508,6 +504,10 @@ absl::Status BlockAllSignals(const ProcessImage& image) {
   return absl::OkStatus();
 }
 
+// Queues the signals that were pending at the checkpoint again, each by
+// a thread of the process itself, since only a signal a process queues
+// for itself may carry the kernel's own codes (a SUD dispatch, a fault).
+// Call with every signal blocked in every thread (BlockAllSignals).
 absl::Status QueuePendingSignals(const ProcessImage& image, pid_t main_tid,
                                  uint64_t gadget, uint64_t scratch) {
   bool has_leader = false;

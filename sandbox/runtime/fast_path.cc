@@ -48,22 +48,6 @@ bool HasOwnHandling(long nr) {
   }
 }
 
-// Syscalls whose arguments may change mappings that hold rewritten sites.
-bool MayChangeMappings(long nr) {
-  switch (nr) {
-    case SYS_mmap:
-    case SYS_mprotect:
-    case SYS_pkey_mprotect:
-    case SYS_mremap:
-    case SYS_munmap:
-    case SYS_madvise:
-    case SYS_shmat:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void CountFastSyscall(long nr) {
   StatsBlock* stats = g_runtime.stats;
   if (stats == nullptr) return;
@@ -78,7 +62,7 @@ bool PassesStraightThrough(long nr) {
   const SyscallRule* rule = g_runtime.policy.RuleFor(nr);
   return rule != nullptr && rule->action == RuleAction::kAllow &&
          !rule->trace && g_runtime.stats == nullptr && !HasOwnHandling(nr) &&
-         !MayChangeMappings(nr);
+         !MayBeMappingChange(nr);
 }
 
 }  // namespace sandbox

@@ -103,6 +103,19 @@ void HideRuntimeEnvironment() {
   }
 }
 
+// Whether rewriting can be used, given why it cannot (`unavailable`, or
+// nullptr when it can): with --mode=rewrite, a reason ends the program.
+bool RewritingAvailable(const char* unavailable) {
+  if (unavailable == nullptr) return true;
+  if (g_runtime.policy.mode == InterceptMode::kRewrite) {
+    char message[256];
+    FixedWriter out(message, sizeof(message));
+    out.Put("--mode=rewrite is not available: ").Put(unavailable);
+    RawFatal(out.view());
+  }
+  return false;
+}
+
 }  // namespace
 }  // namespace sandbox
 
@@ -128,15 +141,7 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
   MapStats();
 
   if (g_runtime.policy.mode != InterceptMode::kSignal) {
-    const char* unavailable = InitSitePatcher();
-    if (unavailable == nullptr) {
-      g_runtime.rewriting = true;
-    } else if (g_runtime.policy.mode == InterceptMode::kRewrite) {
-      char message[256];
-      FixedWriter out(message, sizeof(message));
-      out.Put("--mode=rewrite is not available: ").Put(unavailable);
-      RawFatal(out.view());
-    }
+    g_runtime.rewriting = RewritingAvailable(InitSitePatcher());
   }
 
   status = InstallRuntimeSignalHandlers(RewritingEnabled());
@@ -159,16 +164,8 @@ __attribute__((constructor(101))) static void SandboxRuntimeInit() {
         "CONFIG_GENERIC_SYSCALL_USER_DISPATCH, or it is disabled)",
         status);
   }
+  // Only now: generating the trampolines calls the program's malloc.
   if (g_runtime.rewriting) {
-    // Only now: generating the trampolines calls the program's malloc.
-    if (const char* unavailable = StartSitePatcher()) {
-      if (g_runtime.policy.mode == InterceptMode::kRewrite) {
-        char message[256];
-        FixedWriter out(message, sizeof(message));
-        out.Put("--mode=rewrite is not available: ").Put(unavailable);
-        RawFatal(out.view());
-      }
-      g_runtime.rewriting = false;
-    }
+    g_runtime.rewriting = RewritingAvailable(StartSitePatcher());
   }
 }

@@ -77,11 +77,9 @@ void CountSyscall(long nr, bool via_fast_path) {
 // Runs or emulates a syscall the policy allows.
 long ExecuteAllowed(const SyscallContext& call) {
   if (g_runtime.rewriting && BeginMappingChange(call.nr, call.args)) {
-    const long* a = call.args;
-    long result =
-        NeedsMappingBookkeeping(call.nr, a)
-            ? RunMappingChange(call.nr, a)
-            : raw::Syscall(call.nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    long result = NeedsMappingBookkeeping(call.nr, call.args)
+                      ? RunMappingChange(call.nr, call.args)
+                      : RunSyscall(call);
     EndMappingChange();
     return result;
   }

@@ -422,6 +422,17 @@ long RunOnce(const uint8_t* at) {
   return reinterpret_cast<long (*)()>(reinterpret_cast<uintptr_t>(at))();
 }
 
+// Maps `pages` fresh pages, writes a getpid site at `offset`, makes them
+// read-and-execute and runs the site three times, which rewrites it.
+// Returns the pages.
+uint8_t* MapRewrittenSite(size_t pages, size_t offset) {
+  uint8_t* code = MapPages(pages, kRW);
+  WriteSite(code + offset, kNrGetpid);
+  Protect(code, pages * kPage, kRX);
+  for (int i = 0; i < 3; ++i) RunOnce(code + offset);
+  return code;
+}
+
 // Prints a named check and counts it as a failure when it is false.
 void Check(const char* name, bool ok) {
   printf("%s: %s\n", name, ok ? "ok" : "WRONG");
@@ -516,10 +527,7 @@ void SplitSite(int variant) {
 // Memory moved onto a rewritten site with a fixed mremap replaces it: data
 // stays data, and rwx code moved there is the program's to patch.
 void MremapOntoCode() {
-  uint8_t* code = MapPages(1, kRW);
-  WriteSite(code, kNrGetpid);
-  Protect(code, kPage, kRX);
-  for (int i = 0; i < 3; ++i) RunOnce(code);
+  uint8_t* code = MapRewrittenSite(1, 0);
   uint8_t* data = MapPages(1, kRW);
   memset(data, 0x5a, kPage);
   if (mremap(data, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED, code) != code) {
@@ -550,10 +558,7 @@ void MremapOntoCode() {
 // Code thrown away with MADV_DONTNEED reads as zeros, also once the page
 // is made writable again.
 void DiscardedCode() {
-  uint8_t* code = MapPages(1, kRW);
-  WriteSite(code, kNrGetpid);
-  Protect(code, kPage, kRX);
-  for (int i = 0; i < 3; ++i) RunOnce(code);
+  uint8_t* code = MapRewrittenSite(1, 0);
   madvise(code, kPage, MADV_DONTNEED);
   Protect(code, kPage, kRW);
   bool ok = true;
@@ -633,10 +638,7 @@ void UnmapWhileRewriting() {
 
 // A munmap that fails leaves the code as it was, the program's own bytes.
 void FailedUnmap() {
-  uint8_t* code = MapPages(1, kRW);
-  WriteSite(code, kNrGetpid);
-  Protect(code, kPage, kRX);
-  for (int i = 0; i < 3; ++i) RunOnce(code);
+  uint8_t* code = MapRewrittenSite(1, 0);
   bool failed = munmap(code + 1, kPage) != 0;  // unaligned: EINVAL
   Protect(code, kPage, kRW);
   bool own = SiteIs(code, kNrGetpid);
@@ -650,11 +652,8 @@ void FailedUnmap() {
 // A site across two pages of one mapping, the second page discarded: the
 // first page keeps the program's bytes.
 void DiscardedHalfOfSite() {
-  uint8_t* code = MapPages(2, kRW);
+  uint8_t* code = MapRewrittenSite(2, kPage - 3);
   uint8_t* site = code + kPage - 3;
-  WriteSite(site, kNrGetpid);
-  Protect(code, 2 * kPage, kRX);
-  for (int i = 0; i < 3; ++i) RunOnce(site);
   madvise(code + kPage, kPage, MADV_DONTNEED);
   Protect(code, 2 * kPage, kRW);
   Check("the kept half of a discarded site is the program's",
